@@ -1,0 +1,120 @@
+/**
+ * Dataset-level evaluation, per example in nats: negative ELBO with its two terms, and the
+ * IWAE estimate of −log p(x) with k importance samples, chunked over k so k = 5000 fits in memory.
+ * Sums are taken on the host in float64 (float32 sums drift over 10⁴–10⁷ terms).
+ */
+import { jitted, np, random, tree, type Array } from "../engine/index.js";
+import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
+import type { Vae, VaeParams } from "../models/vae.js";
+import { inputSize } from "../models/config.js";
+
+export interface EvalOptions {
+  iwaeK?: number; // 0 = skip IWAE
+  batchSize?: number;
+  seed?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvalResult {
+  neg_elbo: number;
+  recon: number;
+  kl: number;
+  iwae_nll?: number;
+  iwae_k?: number;
+  n: number;
+  /** Per-example values (float64) for scoring and plots. */
+  perExample: { negElbo: Float64Array; iwaeNll?: Float64Array };
+}
+
+/** Largest divisor of k not above cap, so every chunk has the same (jitted) shape. */
+export function chunkSize(k: number, cap: number): number {
+  for (let c = Math.min(k, cap); c >= 1; c--) if (k % c === 0) return c;
+  return 1;
+}
+
+/** Copy rows [start, start+B) of x (n×D), zero-padding past n so every batch has the same shape. */
+export function paddedBatch(x: Float32Array, D: number, start: number, B: number): Float32Array {
+  const out = new Float32Array(B * D);
+  out.set(x.subarray(start * D, Math.min(x.length, (start + B) * D)));
+  return out;
+}
+
+export function makeEvaluator(model: Vae) {
+  const elboFn = jitted((params: VaeParams, x: Array, key: Array) => {
+    const { recon, kl } = elboTerms(model, params, x, key);
+    return [recon, kl];
+  });
+  const iwaeFns = new Map<number, (params: VaeParams, x: Array, key: Array) => Array>();
+  const iwaeFn = (c: number) => {
+    if (!iwaeFns.has(c)) iwaeFns.set(c, jitted((p: VaeParams, x: Array, key: Array) => iwaeLogWeights(model, p, x, key, c)));
+    return iwaeFns.get(c)!;
+  };
+
+  return function evaluate(params: VaeParams, x: Float32Array, opts: EvalOptions = {}): EvalResult {
+    const D = inputSize(model.config);
+    const n = x.length / D;
+    const k = opts.iwaeK ?? 0;
+    // rows through the decoder per call ≈ 4096: examples × samples per chunk
+    const B = opts.batchSize ?? (k > 0 ? 32 : 256);
+    const c = k > 0 ? chunkSize(k, Math.max(1, Math.floor(4096 / B))) : 0;
+    const negElbo = new Float64Array(n);
+    const recon = new Float64Array(n);
+    const kl = new Float64Array(n);
+    const iwae = k > 0 ? new Float64Array(n) : undefined;
+    let key = random.key(opts.seed ?? 0);
+    const total = Math.ceil(n / B) * (1 + (k > 0 ? k / c : 0));
+    let done = 0;
+    for (let start = 0; start < n; start += B) {
+      const m = Math.min(B, n - start);
+      const xb = paddedBatch(x, D, start, B);
+      const keys = np.unstack(random.split(key, 3));
+      key = keys[0];
+      const [r, kk] = elboFn(tree.ref(params), np.array(xb).reshape([B, D]), keys[1]) as unknown as [Array, Array];
+      const rd = r.dataSync();
+      const kd = kk.dataSync();
+      for (let i = 0; i < m; i++) {
+        recon[start + i] = rd[i];
+        kl[start + i] = kd[i];
+        negElbo[start + i] = rd[i] + kd[i];
+      }
+      opts.onProgress?.(++done, total);
+      if (iwae) {
+        // running log-sum-exp per example over chunks, in float64
+        const maxes = new Float64Array(m).fill(-Infinity);
+        const sums = new Float64Array(m);
+        let ikey = keys[2];
+        for (let s = 0; s < k; s += c) {
+          const ks = np.unstack(random.split(ikey, 2));
+          ikey = ks[0];
+          const lw = iwaeFn(c)(tree.ref(params), np.array(xb).reshape([B, D]), ks[1]).dataSync(); // [c, B]
+          for (let i = 0; i < m; i++) {
+            let mx = maxes[i];
+            for (let j = 0; j < c; j++) mx = Math.max(mx, lw[j * B + i]);
+            let acc = sums[i] * Math.exp(maxes[i] - mx);
+            if (!Number.isFinite(acc)) acc = 0;
+            for (let j = 0; j < c; j++) acc += Math.exp(lw[j * B + i] - mx);
+            maxes[i] = mx;
+            sums[i] = acc;
+          }
+          opts.onProgress?.(++done, total);
+        }
+        ikey.dispose();
+        for (let i = 0; i < m; i++) iwae[start + i] = -(maxes[i] + Math.log(sums[i] / k));
+      }
+    }
+    key.dispose();
+    const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / a.length;
+    const result: EvalResult = {
+      neg_elbo: mean(negElbo),
+      recon: mean(recon),
+      kl: mean(kl),
+      n,
+      perExample: { negElbo, iwaeNll: iwae },
+    };
+    if (iwae) {
+      result.iwae_nll = mean(iwae);
+      result.iwae_k = k;
+    }
+    return result;
+  };
+}
