@@ -108,6 +108,8 @@ export async function trainVae(
       sumRecon += recon;
       sumKl += kl;
       hooks.onStep?.({ epoch, batch: b + 1, batches, loss });
+      // let timers (progress bars, UI) run: the step itself blocks the event loop
+      if (b % 16 === 15) await new Promise((r) => setTimeout(r, 0));
     }
     const seconds = (performance.now() - t0) / 1000;
     const val = evaluate(state.params, data.validation, { seed: tc.seed });
