@@ -22,14 +22,26 @@ export function progressBar(label: string, total: number, quiet = false): Progre
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { info: "" });
+  // cli-progress redraws a non-TTY bar from a timer, which never fires while a jitted step blocks
+  // the event loop: redraw from update() instead, every few seconds.
+  const tty = process.stderr.isTTY === true;
+  let lastDraw = Date.now();
+  const redraw = () => {
+    if (!tty && Date.now() - lastDraw > 5000) {
+      lastDraw = Date.now();
+      (bar as unknown as { render(): void }).render();
+    }
+  };
   return {
     update(done, extra) {
-      const info = extra ? Object.entries(extra).map(([k, v]) => `${k} ${typeof v === "number" ? v.toFixed(2) : v}`).join(" ") : "";
+      const info = extra ? Object.entries(extra).map(([k, v]) => `${k} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(2) : v}`).join(" ") : "";
       bar.update(done, { info });
+      redraw();
     },
     fraction(done, t) {
       if (bar.getTotal() !== t) bar.setTotal(t);
       bar.update(done, { info: "" });
+      redraw();
     },
     stop() {
       bar.stop();
