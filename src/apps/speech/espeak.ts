@@ -94,11 +94,12 @@ export function defaultSpeechCacheDir(): string {
   return join(process.env.VAEKIT_CACHE ?? join(homedir(), ".cache", "vaekit"), "speech-espeak");
 }
 
-/** The espeak-ng version line, or null if espeak-ng cannot be run. */
+/** "espeak-ng <version>" of the installed synthesiser, or null if espeak-ng cannot be run. */
 export function espeakVersion(): string | null {
   const r = spawnSync(ESPEAK, ["--version"], { encoding: "utf8" });
   if (r.error || r.status !== 0) return null;
-  return r.stdout.trim();
+  const version = /\d+(\.\d+)+/.exec(r.stdout)?.[0];
+  return `espeak-ng ${version ?? r.stdout.trim().split("\n")[0]}`;
 }
 
 /** Variant names espeak-ng knows (the part after "+" in a voice), e.g. m1, f2, klatt. */

@@ -6,14 +6,14 @@
  */
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
-import { istft, stft, type ComplexSpectrogram, type StftConfig } from "./stft.js";
+import { frameCount, istft, stft, type ComplexSpectrogram, type StftConfig } from "./stft.js";
 
 export interface GriffinLimOptions {
   /** Projection iterations (default 60). */
   iterations?: number;
   /** Fast Griffin–Lim momentum in [0, 1); 0 is the classic algorithm (default 0.99). */
   momentum?: number;
-  /** Output length in samples (default (frames-1)·hop, as iSTFT). */
+  /** Output length in samples; pass the original length when known (default (frames-1)·hop, as iSTFT). */
   length?: number;
   /** Initial phase: seeded uniform random (default) or all zero. */
   initialPhase?: "random" | "zero";
@@ -35,11 +35,15 @@ export function griffinLim(magnitude: Float32Array, config: StftConfig, options:
   const momentum = options.momentum ?? 0.99;
   if (!(momentum >= 0 && momentum < 1)) throw new VaekitError(`Griffin-Lim: momentum must be in [0, 1), got ${momentum}`);
   const frames = magnitude.length / bins;
-  // Pin the internal signal length to what this many frames describe, so re-analysis
-  // always yields the same frame count.
+  // Iterate on a signal of the requested length (the original's, when known) so that
+  // samples near the end stay free to match the last frames; re-analysis may then yield
+  // extra trailing frames, which carry no target and are ignored.
   const center = config.center ?? true;
-  const internalLength = center ? (frames - 1) * config.hop : config.nFft + (frames - 1) * config.hop;
-  if (internalLength === 0) throw new VaekitError("Griffin-Lim: need at least 2 frames");
+  const internalLength = options.length ?? (center ? (frames - 1) * config.hop : config.nFft + (frames - 1) * config.hop);
+  if (internalLength < 1) throw new VaekitError("Griffin-Lim: need at least 2 frames or an explicit length");
+  if (frameCount(internalLength, config) < frames) {
+    throw new VaekitError(`Griffin-Lim: length ${internalLength} is too short for ${frames} frames`);
+  }
 
   // Unit-modulus phase factors.
   const cos = new Float32Array(magnitude.length);
@@ -80,5 +84,5 @@ export function griffinLim(magnitude: Float32Array, config: StftConfig, options:
     prevIm = rebuilt.im;
   }
   applyPhase();
-  return istft(spec, config, options.length ?? internalLength);
+  return istft(spec, config, internalLength);
 }

@@ -4,6 +4,7 @@
  * scripts/make-speech-dataset.sh builds the project and runs this.
  */
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { UsageError, VaekitError } from "../../errors.js";
 import { DEFAULT_ESPEAK_SPEC, defaultSpeechCacheDir, generateEspeakDataset, TINY_ESPEAK_SPEC } from "./espeak.js";
@@ -37,12 +38,12 @@ export async function makeSpeechDatasetMain(argv: string[]): Promise<void> {
   });
   if (process.stderr.isTTY) process.stderr.write("\n");
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  console.log(`${manifest.entries.length} utterances (${spec.words.length} words × ${spec.voices.length} voices × ${spec.pitches.length} pitches × ${spec.speeds.length} speeds) in ${seconds} s; ${manifest.espeakVersion.split("  ")[0]}`);
+  console.log(`${manifest.entries.length} utterances (${spec.words.length} words × ${spec.voices.length} voices × ${spec.pitches.length} pitches × ${spec.speeds.length} speeds) in ${seconds} s; ${manifest.espeakVersion}`);
   console.log(`manifest: ${join(out, "manifest.json")}`);
 }
 
 // Run only when executed directly, not when imported.
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   makeSpeechDatasetMain(process.argv.slice(2)).catch((err: unknown) => {
     if (err instanceof VaekitError) {
       console.error(`error: ${err.message}`);

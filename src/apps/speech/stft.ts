@@ -2,9 +2,12 @@
  * Short-time Fourier transform and its inverse (pure TypeScript on Float32Array, browser-safe).
  *
  * Conventions: periodic Hann window of length nFft; frames are hop samples apart; with
- * `center` (default) the signal is reflect-padded by nFft/2 on both sides so frame f is
- * centred on sample f·hop and there are 1 + floor(length/hop) frames. Spectra are stored
- * frame-major: bin k of frame f is at f·bins + k, bins = nFft/2 + 1 (non-negative frequencies).
+ * `center` (default) the signal is zero-padded by nFft/2 on both sides so frame f is
+ * centred on sample f·hop and there are 1 + floor(length/hop) frames. Zero rather than
+ * reflect padding keeps the STFT a linear map of the signal, so iSTFT below is its exact
+ * least-squares inverse and Griffin–Lim's alternating projections stay true projections
+ * (with reflect padding the edge frames drift; speech clips start and end in silence anyway).
+ * Spectra are stored frame-major: bin k of frame f is at f·bins + k, bins = nFft/2 + 1.
  *
  * The inverse is weighted overlap-add: each frame is inverse-transformed, multiplied by the
  * window again and summed; the sum is divided by Σ window² at every sample. That normalisation
@@ -19,7 +22,7 @@ export interface StftConfig {
   nFft: number;
   /** Samples between frame starts; 1 ≤ hop ≤ nFft. */
   hop: number;
-  /** Reflect-pad by nFft/2 so frames are centred on multiples of hop (default true). */
+  /** Zero-pad by nFft/2 so frames are centred on multiples of hop (default true). */
   center?: boolean;
 }
 
@@ -57,15 +60,6 @@ export function hannWindow(n: number): Float64Array {
   return w;
 }
 
-/** Index into a length-n signal mirrored about its end samples (numpy "reflect"). */
-function reflectIndex(i: number, n: number): number {
-  if (n === 1) return 0;
-  const period = 2 * (n - 1);
-  let j = i % period;
-  if (j < 0) j += period;
-  return j < n ? j : period - j;
-}
-
 /** Number of frames the STFT produces for a signal of this length. */
 export function frameCount(length: number, config: StftConfig): number {
   checkConfig(config);
@@ -93,9 +87,7 @@ export function stft(signal: Float32Array, config: StftConfig): ComplexSpectrogr
     const start = f * hop - offset;
     for (let i = 0; i < nFft; i++) {
       const t = start + i;
-      // Centre padding reflects; a short un-centred signal is zero-padded to one frame.
-      const x = t >= 0 && t < n ? signal[t] : center ? signal[reflectIndex(t, n)] : 0;
-      frame[i] = x * window[i];
+      frame[i] = t >= 0 && t < n ? signal[t] * window[i] : 0;
     }
     fft.realTransform(spectrum, frame);
     for (let k = 0; k < bins; k++) {

@@ -9,16 +9,19 @@
  * WAVE_FORMAT_EXTENSIBLE, any channel count; compressed formats (ADPCM, A-law, µ-law) are refused.
  * Writing is always mono or multi-channel 16-bit PCM.
  */
-import wavefileModule from "wavefile";
+import * as wavefileModule from "wavefile";
 import { VaekitError } from "../../errors.js";
 import { downmixToMono, resample, type MonoAudio } from "./audio.js";
 
-// Node sees the CommonJS build ({ WaveFile } as the default export); bundlers that follow the
-// package's "module" field see an ES module with a named export. Accept both.
-type WaveFileInstance = InstanceType<typeof wavefileModule.WaveFile>;
-const WaveFileClass: typeof wavefileModule.WaveFile =
-  (wavefileModule as unknown as { WaveFile?: typeof wavefileModule.WaveFile }).WaveFile ??
-  (wavefileModule as unknown as { default: { WaveFile: typeof wavefileModule.WaveFile } }).default.WaveFile;
+// Node loads the CommonJS build (WaveFile only on the default export); bundlers that follow the
+// package's "module" field load an ES module with a named export and no default. Accept both.
+type WaveFileConstructor = typeof wavefileModule.WaveFile;
+type WaveFileInstance = InstanceType<WaveFileConstructor>;
+/** The wavefile library's WaveFile class, however the package was loaded. */
+export const WaveFileClass: WaveFileConstructor = (() => {
+  const ns = wavefileModule as unknown as Record<string, { WaveFile?: WaveFileConstructor } | WaveFileConstructor | undefined>;
+  return (ns.WaveFile ?? (ns.default as { WaveFile: WaveFileConstructor }).WaveFile) as WaveFileConstructor;
+})();
 
 const FORMAT_PCM = 1;
 const FORMAT_FLOAT = 3;
