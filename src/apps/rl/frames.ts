@@ -99,11 +99,14 @@ export function downsampleGray(obs: Float32Array, shape: readonly [number, numbe
   const norm = 1 / (fy * fx);
   for (let i = 0; i < h; i++) {
     const row = Math.floor(i / fy) * target;
-    for (let j = 0; j < w; j++) {
-      const base = (i * w + j) * c;
+    let src = i * w * c;
+    for (let cell = 0; cell < target; cell++) {
       let v = 0;
-      for (let k = 0; k < c; k++) v += weights[k] * obs[base + k];
-      out[row + Math.floor(j / fx)] += v * norm;
+      for (let j = 0; j < fx; j++) {
+        if (c === 1) v += obs[src++];
+        else for (let k = 0; k < c; k++) v += weights[k] * obs[src++];
+      }
+      out[row + cell] += v * norm;
     }
   }
   return out;
