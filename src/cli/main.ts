@@ -4,6 +4,8 @@ import { Command, CommanderError } from "commander";
 import { VaekitError } from "../errors.js";
 import { registerCore } from "./commands/core.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerImages } from "./commands/images.js";
+import { registerServe } from "./commands/serve.js";
 
 const program = new Command("vaekit")
   .description("Variational autoencoders in TypeScript: train, evaluate honestly, put to work")
@@ -14,6 +16,8 @@ const program = new Command("vaekit")
 
 registerCore(program);
 registerDemo(program);
+registerImages(program);
+registerServe(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

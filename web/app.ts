@@ -1,0 +1,399 @@
+/**
+ * The vaekit browser app. The model runs here, in the page, on jax-js (WebGPU when the browser
+ * offers an adapter, else WebAssembly); the server only hands out files.
+ */
+import { initEngine, tree } from "../src/engine/index.js";
+import { decodeModel, type ModelBundle } from "../src/models/io.js";
+import { makeInference, type Inference } from "../src/models/inference.js";
+import { buildVae } from "../src/models/vae.js";
+import { makeEvaluator } from "../src/train/evaluate.js";
+import { parseIdx } from "../src/data/idx.js";
+import { datasetFromIdx, type Dataset } from "../src/data/datasets.js";
+import { Rng } from "../src/data/rng.js";
+import type { ImageShape } from "../src/io/image.js";
+import {
+  interpolationPath,
+  latentActivity,
+  latentPlane,
+  planePoint,
+  projectToPlane,
+  row,
+  unitsByActivity,
+  type LatentPlane,
+} from "../src/apps/images/latent.js";
+import { applyDirection, attributeDirection, computeAttributes, readAttributes, type AttributeSet } from "../src/apps/images/attributes.js";
+import { DrawPad, showExample, showGrid } from "./canvas.js";
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const canvas = (id: string) => $<HTMLCanvasElement>(id);
+const input = (id: string) => $<HTMLInputElement>(id);
+
+const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#7f7f7f"];
+const SAMPLES = 64;
+const MAX_SLIDERS = 16;
+
+interface MapState {
+  data: Dataset;
+  mu: Float32Array;
+  plane: LatentPlane;
+  coords: Float32Array;
+  range: number;
+}
+
+/** Everything that depends on the loaded model. */
+interface Session {
+  bundle: ModelBundle;
+  inf: Inference;
+  shape: ImageShape;
+  L: number;
+  negElbo: (x: Float32Array) => { neg_elbo: number; recon: number; kl: number };
+  map?: MapState;
+  attributes?: { set: AttributeSet; note: string };
+  current: Float32Array; // the drawing, as a model input
+  interpA: Float32Array;
+  interpB: Float32Array;
+  sliderZ: Float32Array;
+  sliderUnits: number[];
+  sampleSeed: number;
+}
+
+let session: Session | undefined;
+let serverMap: Dataset | undefined;
+const pad = new DrawPad(canvas("pad"), () => scheduleRedraw());
+
+function setStatus(text: string, state?: "ready" | "error" | "loading"): void {
+  $("status").textContent = text;
+  if (state) document.body.dataset.status = state;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** The server's model name, and its labelled examples for the map (when it has them). */
+async function loadServerInfo(): Promise<{ model?: string }> {
+  const info = await fetch("api/info").then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  if (!info?.map) return info ?? {};
+  const images = parseIdx(await fetchBytes("map/images.idx"), "map images");
+  const labels = info.map.labelled ? parseIdx(await fetchBytes("map/labels.idx"), "map labels") : undefined;
+  serverMap = datasetFromIdx(info.map.name, images, labels, { classNames: info.map.classNames ?? undefined });
+  return info;
+}
+
+function useModel(bundle: ModelBundle, name: string): void {
+  if (session) tree.dispose(session.bundle.params as never);
+  const inf = makeInference(bundle);
+  const shape = bundle.config.inputShape as unknown as ImageShape;
+  const L = bundle.config.latentDim;
+  const evaluate = makeEvaluator(buildVae(bundle.config));
+  const s: Session = {
+    bundle,
+    inf,
+    shape,
+    L,
+    negElbo: (x) => evaluate(bundle.params, x, { batchSize: 1, seed: 0 }),
+    current: new Float32Array(shape[0] * shape[1] * shape[2]),
+    interpA: new Float32Array(0),
+    interpB: new Float32Array(0),
+    sliderZ: new Float32Array(L),
+    sliderUnits: [],
+    sampleSeed: 1,
+  };
+  session = s;
+  $("model-name").textContent = `${name} · ${shape.join("×")} · ${L}-D latent · ${bundle.config.likelihood.type}`;
+
+  const sameShape = serverMap && serverMap.shape.join() === shape.join();
+  if (sameShape && serverMap) s.map = buildMap(s, serverMap);
+  s.attributes = findAttributes(s);
+  s.sliderUnits = s.map ? unitsByActivity(latentActivity(s.map.mu, L)) : Array.from({ length: L }, (_, i) => i);
+
+  pad.resize(shape);
+  if (s.map) {
+    const first = row(s.map.data.x, s.current.length, 0);
+    pad.show(first, shape);
+    s.sliderZ = inf.encode(first).mu;
+  }
+  [s.interpA, s.interpB] = randomPair(s);
+  buildSliders(s);
+  drawSamples();
+  drawMap();
+  if (s.map) decodeMapAt(0, 0);
+  buildAttributeMenu(s);
+  drawInterpolation();
+  redraw();
+}
+
+function buildMap(s: Session, data: Dataset): MapState {
+  const mu = s.inf.encode(data.x).mu;
+  const plane = latentPlane(s.L, mu);
+  const coords = projectToPlane(plane, mu);
+  const sorted = Float32Array.from(coords, Math.abs).sort();
+  const range = Math.max(1e-3, sorted[Math.floor(sorted.length * 0.99)]) * 1.1;
+  return { data, mu, plane, coords, range };
+}
+
+function findAttributes(s: Session): Session["attributes"] {
+  const stored = readAttributes(s.bundle.extras, s.L);
+  if (stored) return { set: stored, note: `attribute vectors stored in the model file (from ${stored.source})` };
+  const d = s.map?.data;
+  if (!d?.labels) return undefined;
+  const names = d.classNames ?? Array.from({ length: Math.max(...d.labels) + 1 }, (_, k) => String(k));
+  const set = computeAttributes(s.map!.mu, s.L, d.labels, names, d.name);
+  return { set, note: `attribute vectors computed here from ${d.n} labelled examples of ${d.name}` };
+}
+
+async function loadModelBytes(bytes: Uint8Array, name: string): Promise<void> {
+  setStatus(`loading ${name}…`, "loading");
+  await new Promise((r) => setTimeout(r, 0)); // let the status paint before the work
+  useModel(decodeModel(bytes, name), name);
+  setStatus(`ready · ${device}`, "ready");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+function drawSamples(): void {
+  if (!session) return;
+  const t = Number(input("temperature").value);
+  $("temperature-value").textContent = t.toFixed(2);
+  const { x } = session.inf.sample(SAMPLES, session.sampleSeed, t);
+  showGrid(canvas("samples-out"), x, session.shape, 8);
+}
+
+let redrawPending = false;
+function scheduleRedraw(): void {
+  if (redrawPending) return;
+  redrawPending = true;
+  requestAnimationFrame(() => {
+    redrawPending = false;
+    redraw();
+  });
+}
+
+/** Everything that follows the drawing: input, reconstruction, ELBO, edit. */
+function redraw(): void {
+  const s = session;
+  if (!s) return;
+  s.current = pad.read(s.shape);
+  showExample(canvas("input-view"), s.current, s.shape);
+  showExample(canvas("recon"), s.inf.reconstruct(s.current), s.shape);
+  const r = s.negElbo(s.current);
+  $("elbo").textContent = `negative ELBO ${r.neg_elbo.toFixed(1)} nats = reconstruction ${r.recon.toFixed(1)} + KL ${r.kl.toFixed(1)}`;
+  drawEdit();
+}
+
+function randomPair(s: Session): [Float32Array, Float32Array] {
+  const D = s.current.length;
+  if (s.map) {
+    const rng = new Rng(s.sampleSeed);
+    const n = s.map.data.n;
+    const i = rng.int(n);
+    const j = (i + 1 + rng.int(n - 1)) % n;
+    return [row(s.map.data.x, D, i), row(s.map.data.x, D, j)];
+  }
+  const { x } = s.inf.sample(2, s.sampleSeed);
+  return [row(x, D, 0), row(x, D, 1)];
+}
+
+function drawInterpolation(): void {
+  const s = session;
+  if (!s) return;
+  const steps = Number(input("interp-steps").value);
+  const { mu } = s.inf.encode(new Float32Array([...s.interpA, ...s.interpB]));
+  const frames = s.inf.decode(interpolationPath(row(mu, s.L, 0), row(mu, s.L, 1), steps, input("interp-slerp").checked));
+  showGrid(canvas("interp-out"), new Float32Array([...s.interpA, ...frames, ...s.interpB]), s.shape, steps + 2);
+}
+
+function buildSliders(s: Session): void {
+  const list = $("slider-list");
+  list.replaceChildren();
+  for (const u of s.sliderUnits.slice(0, MAX_SLIDERS)) {
+    const label = document.createElement("label");
+    label.textContent = `z${u}`;
+    const slider = document.createElement("input");
+    Object.assign(slider, { type: "range", min: "-3", max: "3", step: "0.05", value: String(s.sliderZ[u]) });
+    slider.dataset.unit = String(u);
+    slider.addEventListener("input", () => {
+      s.sliderZ[u] = Number(slider.value);
+      drawSliders();
+    });
+    list.append(label, slider);
+  }
+  drawSliders();
+}
+
+function drawSliders(): void {
+  if (!session) return;
+  showExample(canvas("slider-out"), session.inf.decode(session.sliderZ), session.shape);
+}
+
+function setSliders(z: Float32Array): void {
+  const s = session!;
+  s.sliderZ = z.slice();
+  for (const el of $("slider-list").querySelectorAll<HTMLInputElement>("input")) el.value = String(s.sliderZ[Number(el.dataset.unit)]);
+  drawSliders();
+}
+
+function drawMap(point?: { u: number; v: number }): void {
+  const c = canvas("map-canvas");
+  const ctx = c.getContext("2d")!;
+  ctx.clearRect(0, 0, c.width, c.height);
+  const m = session?.map;
+  $("map-legend").replaceChildren();
+  if (!m) {
+    ctx.fillStyle = "#6a7285";
+    ctx.fillText("no test set from the server (vaekit serve --data …)", 20, c.height / 2);
+    return;
+  }
+  const toPx = (u: number, v: number) => [((u / m.range + 1) / 2) * c.width, ((1 - v / m.range) / 2) * c.height];
+  ctx.globalAlpha = 0.7;
+  for (let i = 0; i < m.data.n; i++) {
+    const [x, y] = toPx(m.coords[2 * i], m.coords[2 * i + 1]);
+    ctx.fillStyle = m.data.labels ? PALETTE[m.data.labels[i] % PALETTE.length] : "#4e79a7";
+    ctx.fillRect(x - 1.5, y - 1.5, 3, 3);
+  }
+  ctx.globalAlpha = 1;
+  if (point) {
+    const [x, y] = toPx(point.u, point.v);
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x - 5, y - 5, 10, 10);
+  }
+  (m.data.classNames ?? []).forEach((name, k) => {
+    const li = document.createElement("li");
+    const dot = document.createElement("span");
+    dot.style.background = PALETTE[k % PALETTE.length];
+    li.append(dot, name);
+    $("map-legend").append(li);
+  });
+}
+
+function decodeMapPoint(e: PointerEvent): void {
+  const m = session?.map;
+  if (!m) return;
+  const r = canvas("map-canvas").getBoundingClientRect();
+  decodeMapAt((((e.clientX - r.left) / r.width) * 2 - 1) * m.range, (1 - ((e.clientY - r.top) / r.height) * 2) * m.range);
+}
+
+function decodeMapAt(u: number, v: number): void {
+  const s = session!;
+  showExample(canvas("map-out"), s.inf.decode(planePoint(s.map!.plane, u, v)), s.shape);
+  drawMap({ u, v });
+}
+
+function buildAttributeMenu(s: Session): void {
+  const select = $<HTMLSelectElement>("attribute");
+  select.replaceChildren();
+  for (const c of s.attributes?.set.classes ?? []) select.append(new Option(c.name, c.name));
+  $("edit-note").textContent = s.attributes?.note ?? "no attribute vectors: run `vaekit attributes`, or serve labelled test data";
+}
+
+function drawEdit(): void {
+  const s = session;
+  const strength = Number(input("strength").value);
+  $("strength-value").textContent = strength.toFixed(1);
+  if (!s?.attributes) return;
+  const name = $<HTMLSelectElement>("attribute").value;
+  if (!name) return;
+  const direction = attributeDirection(s.attributes.set, name);
+  const z = s.inf.encode(s.current).mu;
+  const steps = 7;
+  const zs = new Float32Array(steps * s.L);
+  for (let i = 0; i < steps; i++) zs.set(applyDirection(z, direction, (strength * i) / (steps - 1)), i * s.L);
+  showGrid(canvas("edit-out"), new Float32Array([...s.current, ...s.inf.decode(zs)]), s.shape, steps + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wiring
+
+function on(id: string, event: string, f: (e: Event) => void): void {
+  $(id).addEventListener(event, (e) => {
+    try {
+      if (session) f(e);
+    } catch (err) {
+      setStatus(String((err as Error).message ?? err), "error");
+    }
+  });
+}
+
+async function readPicture(file: File): Promise<void> {
+  const bitmap = await createImageBitmap(file);
+  const inverted = pad.paint(bitmap, session!.shape[2] === 1);
+  $("upload-note").textContent = `${file.name}${inverted ? " (inverted: dark on light)" : ""}`;
+}
+
+on("temperature", "input", drawSamples);
+on("resample", "click", () => {
+  session!.sampleSeed++;
+  drawSamples();
+});
+on("clear", "click", () => pad.clear());
+on("random-example", "click", () => {
+  const s = session!;
+  if (!s.map) return;
+  s.sampleSeed++;
+  pad.show(row(s.map.data.x, s.current.length, new Rng(s.sampleSeed).int(s.map.data.n)), s.shape);
+});
+on("upload", "change", () => {
+  const file = input("upload").files?.[0];
+  if (file) void readPicture(file).catch((err) => setStatus(`cannot read ${file.name}: ${err.message ?? err}`, "error"));
+});
+pad.canvas.addEventListener("dragover", (e) => e.preventDefault());
+pad.canvas.addEventListener("drop", (e) => {
+  e.preventDefault();
+  const file = e.dataTransfer?.files[0];
+  if (file && session) void readPicture(file).catch((err) => setStatus(`cannot read ${file.name}: ${err.message ?? err}`, "error"));
+});
+on("interp-a", "click", () => {
+  session!.interpA = session!.current.slice();
+  drawInterpolation();
+});
+on("interp-b", "click", () => {
+  session!.interpB = session!.current.slice();
+  drawInterpolation();
+});
+on("interp-random", "click", () => {
+  session!.sampleSeed++;
+  [session!.interpA, session!.interpB] = randomPair(session!);
+  drawInterpolation();
+});
+on("interp-steps", "input", drawInterpolation);
+on("interp-slerp", "change", drawInterpolation);
+on("sliders-from-drawing", "click", () => setSliders(session!.inf.encode(session!.current).mu));
+on("sliders-reset", "click", () => setSliders(new Float32Array(session!.L)));
+on("map-canvas", "pointerdown", (e) => {
+  canvas("map-canvas").setPointerCapture((e as PointerEvent).pointerId);
+  decodeMapPoint(e as PointerEvent);
+});
+on("map-canvas", "pointermove", (e) => (e as PointerEvent).buttons && decodeMapPoint(e as PointerEvent));
+on("attribute", "change", drawEdit);
+on("strength", "input", drawEdit);
+$("model-file").addEventListener("change", async () => {
+  const file = input("model-file").files?.[0];
+  if (!file) return;
+  try {
+    await loadModelBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+  } catch (err) {
+    setStatus(`cannot open ${file.name}: ${(err as Error).message ?? err}`, "error");
+  }
+});
+
+let device = "";
+async function main(): Promise<void> {
+  device = await initEngine("auto");
+  setStatus(`${device}: fetching the model…`);
+  const info = await loadServerInfo().catch((err) => (console.warn("no latent map:", err), {} as { model?: string }));
+  const r = await fetch("model.safetensors");
+  if (!r.ok) {
+    setStatus(`no model from the server; open a model file · ${device}`, "ready");
+    return;
+  }
+  await loadModelBytes(new Uint8Array(await r.arrayBuffer()), info.model ?? "model");
+}
+
+main().catch((err) => setStatus(`error: ${(err as Error).message ?? err}`, "error"));
