@@ -53,6 +53,12 @@ export class DiagGaussian implements Distribution {
     return this.logVar.ref.add(1).sub(mu.ref.mul(mu)).sub(np.exp(this.logVar.ref)).sum(-1).mul(-0.5);
   }
 
+  /** The same KL per latent dimension [..., L] (free bits and active-unit counts need it). */
+  klPerDimToStandardNormal(): Array {
+    const mu = this.loc.ref;
+    return this.logVar.ref.add(1).sub(mu.ref.mul(mu)).sub(np.exp(this.logVar.ref)).mul(-0.5);
+  }
+
   /** KL(this ‖ other) between diagonal Gaussians, per batch element. */
   kl(other: DiagGaussian): Array {
     const d = this.loc.ref.sub(other.loc.ref);
@@ -93,3 +99,5 @@ export class Bernoulli implements Distribution {
     return nn.sigmoid(this.logits.ref);
   }
 }
+
+export { ContinuousBernoulli, DiscretizedLogisticMixture, bitsPerDim, continuousBernoulliLogNorm, continuousBernoulliMean } from "./likelihoods.js";

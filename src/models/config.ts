@@ -3,12 +3,27 @@ import { VaekitError } from "../errors.js";
 
 /** Likelihood p(x|z) of the decoder. */
 export const LikelihoodConfig = z.discriminatedUnion("type", [
+  /** Binary (or [0,1] cross-entropy) pixels; decoder outputs logits. */
   z.object({ type: z.literal("bernoulli") }),
   z.object({
     type: z.literal("gaussian"),
-    /** fixed: σ given; learned: one learned log σ² per pixel; network: the decoder outputs σ²(z) too. */
-    variance: z.enum(["fixed", "learned", "network"]),
+    /**
+     * fixed: σ given; learned: one learned log σ² per value; learned-global: one learned log σ²
+     * shared by all values; network: the decoder outputs σ²(z) too.
+     */
+    variance: z.enum(["fixed", "learned", "learned-global", "network"]),
     sigma: z.number().positive().default(1),
+  }),
+  /** Continuous Bernoulli on [0,1] (Loaiza-Ganem & Cunningham 2019), properly normalised. */
+  z.object({ type: z.literal("continuous-bernoulli") }),
+  /**
+   * Discretised logistic (mixture) for `bins`-level images scaled to [0,1] (value v ↦ v/(bins−1)),
+   * each value modelled independently; mixtures = 1 is a single logistic.
+   */
+  z.object({
+    type: z.literal("discretized-logistic"),
+    mixtures: z.number().int().positive().default(1),
+    bins: z.number().int().min(2).default(256),
   }),
 ]);
 export type LikelihoodConfig = z.infer<typeof LikelihoodConfig>;
@@ -19,16 +34,100 @@ export const MlpConfig = z.object({
 });
 export type MlpConfig = z.infer<typeof MlpConfig>;
 
+/**
+ * A convolutional encoder or decoder (NHWC, any image size, any channel count).
+ * Encoder: `channels` are the widths after each strided conv (input → c1 → c2 …), then flatten,
+ * the dense `hidden` layers, and the (μ, log σ²) heads.
+ * Decoder (mirror): dense `hidden` layers, a dense layer to the smallest feature map with
+ * `channels[0]` channels, then one transposed conv per entry (c1 → c2 … → image channels).
+ * Every transposed conv gets the output padding that undoes its conv exactly, so odd sizes
+ * (28 → 14 → 7 → 4 → 7 → 14 → 28) round-trip without cropping.
+ * `residualBlocks` adds blocks x + conv3×3(relu(conv3×3(relu x))) at every width.
+ */
+export const ConvConfig = z.object({
+  type: z.literal("conv"),
+  channels: z.array(z.number().int().positive()).min(1),
+  kernel: z.number().int().positive().default(4),
+  stride: z.number().int().positive().default(2),
+  /** Zero padding; absent: ⌊(kernel − stride + 1)/2⌋ (1 for k4 s2, halving each size). */
+  padding: z.number().int().nonnegative().optional(),
+  residualBlocks: z.number().int().nonnegative().default(0),
+  hidden: z.array(z.number().int().positive()).default([]),
+});
+export type ConvConfig = z.infer<typeof ConvConfig>;
+
+export const NetworkConfig = z.discriminatedUnion("type", [MlpConfig, ConvConfig]);
+export type NetworkConfig = z.infer<typeof NetworkConfig>;
+
+/**
+ * The KL weight over training, a pure function of the optimiser step t = 0, 1, …, multiplied by β:
+ * constant: 1; linear warm-up: min(1, t / warmupSteps); cyclical (Fu et al. 2019): within each
+ * period of `periodSteps`, a linear ramp from 0 to 1 over the first `rampFraction`, then 1;
+ * after `cycles` periods (0 = never) it stays at 1.
+ */
+export const KlSchedule = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("constant") }),
+  z.object({ type: z.literal("linear"), warmupSteps: z.number().int().positive() }),
+  z.object({
+    type: z.literal("cyclical"),
+    periodSteps: z.number().int().positive(),
+    rampFraction: z.number().gt(0).max(1).default(0.5),
+    cycles: z.number().int().nonnegative().default(0),
+  }),
+]);
+export type KlSchedule = z.infer<typeof KlSchedule>;
+
+/**
+ * The training objective. elbo: mean(recon + w·KL) with w = β·schedule(t), optionally with free
+ * bits λ per latent dimension (each dimension's batch-mean KL counts as at least λ nats).
+ * iwae: the k-sample importance-weighted bound (Burda et al. 2016); w scales log p(z) − log q(z).
+ * Evaluation always reports the true ELBO (β = 1, no free bits) and the IWAE bound.
+ */
+export const ObjectiveConfig = z
+  .object({
+    type: z.enum(["elbo", "iwae"]).default("elbo"),
+    k: z.number().int().positive().default(1),
+    freeBits: z.number().nonnegative().default(0),
+    klSchedule: KlSchedule.default({ type: "constant" }),
+  })
+  .refine((o) => o.type === "iwae" || o.k === 1, { message: "k > 1 needs the iwae objective", path: ["k"] })
+  .refine((o) => o.type === "elbo" || o.freeBits === 0, { message: "free bits apply to the elbo objective only", path: ["freeBits"] });
+export type ObjectiveConfig = z.infer<typeof ObjectiveConfig>;
+
+/** Padding of a conv config: as given, else ⌊(kernel − stride + 1)/2⌋. */
+export function convPadding(c: ConvConfig): number {
+  return c.padding ?? Math.max(0, Math.floor((c.kernel - c.stride + 1) / 2));
+}
+
+/** Why a conv stack cannot run on an h×w input (a layer would have no output), or null. */
+function convStackProblem(c: ConvConfig, h: number, w: number): string | null {
+  const p = convPadding(c);
+  for (let i = 0; i < c.channels.length; i++) {
+    const [h2, w2] = [h, w].map((n) => Math.floor((n + 2 * p - c.kernel) / c.stride) + 1);
+    if (h2 < 1 || w2 < 1) return `conv layer ${i + 1} (k${c.kernel} s${c.stride} p${p}) does not fit a ${h}×${w} feature map: use fewer channels entries or a smaller kernel`;
+    [h, w] = [h2, w2];
+  }
+  return null;
+}
+
 /** A VAE, fully described by JSON: this is what a model file stores beside its weights. */
 export const VaeConfig = z.object({
   format: z.literal("vaekit.vae/1").default("vaekit.vae/1"),
   inputShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
   latentDim: z.number().int().positive(),
-  encoder: MlpConfig,
-  decoder: MlpConfig,
+  encoder: NetworkConfig,
+  decoder: NetworkConfig,
   likelihood: LikelihoodConfig,
   prior: z.object({ type: z.literal("standard-normal") }).default({ type: "standard-normal" }),
   beta: z.number().nonnegative().default(1),
+  /** Absent: the plain ELBO with constant weight β (the reference). */
+  objective: ObjectiveConfig.optional(),
+}).superRefine((c, ctx) => {
+  for (const side of ["encoder", "decoder"] as const) {
+    const net = c[side];
+    const problem = net.type === "conv" ? convStackProblem(net, c.inputShape[0], c.inputShape[1]) : null;
+    if (problem) ctx.addIssue({ code: "custom", message: problem, path: [side, "channels"] });
+  }
 });
 export type VaeConfig = z.infer<typeof VaeConfig>;
 
@@ -57,3 +156,8 @@ export function parseVaeConfig(json: unknown, source = "model config"): VaeConfi
 }
 
 export const inputSize = (c: VaeConfig) => c.inputShape[0] * c.inputShape[1] * c.inputShape[2];
+
+/** The objective with its defaults filled in (absent = plain ELBO). */
+export function objectiveOf(c: VaeConfig): ObjectiveConfig {
+  return c.objective ?? { type: "elbo", k: 1, freeBits: 0, klSchedule: { type: "constant" } };
+}

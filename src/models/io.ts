@@ -1,6 +1,7 @@
 /**
- * Model files: weights as safetensors in PyTorch layout (Linear weight [out, in]) with the model
- * config in the file's metadata, so one file is the whole model and PyTorch's load_state_dict
+ * Model files: weights as safetensors in PyTorch layout (Linear weight [out, in], Conv2d
+ * [out, in, k, k], ConvTranspose2d [in, out, k, k], flattened feature maps in NCHW order) with
+ * the model config in the file's metadata, so one file is the whole model and PyTorch's load_state_dict
  * accepts the tensors. A model directory holds model.safetensors and a readable config.json.
  */
 import { np, tree, type Array, decodeSafetensors, encodeSafetensors, type HostTensor } from "../engine/index.js";
@@ -8,6 +9,7 @@ import { VaekitError } from "../errors.js";
 import { parseVaeConfig, type VaeConfig } from "./config.js";
 import { buildVae, type VaeParams } from "./vae.js";
 import type { DenseParams } from "./layers.js";
+import { isTransposedConvName } from "./networks.js";
 
 export interface ModelBundle {
   config: VaeConfig;
@@ -16,14 +18,89 @@ export interface ModelBundle {
   extras: Record<string, unknown>;
 }
 
-function isDense(v: unknown): v is DenseParams {
+function isLayer(v: unknown): v is DenseParams {
   return typeof v === "object" && v !== null && "w" in v && "b" in v;
 }
 
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+/** Host-side axis permutation of a row-major tensor: out axis i = in axis perm[i]. */
+export function permuteHost(t: HostTensor, perm: number[]): HostTensor {
+  const { shape, data } = t;
+  const n = shape.length;
+  const outShape = perm.map((p) => shape[p]);
+  const inStrides = shape.map(() => 1);
+  for (let i = n - 2; i >= 0; i--) inStrides[i] = inStrides[i + 1] * shape[i + 1];
+  const stride = perm.map((p) => inStrides[p]); // input stride of each output axis
   const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  return out;
+  const idx = shape.map(() => 0);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = data[src];
+    for (let a = n - 1; a >= 0; a--) {
+      idx[a]++;
+      src += stride[a];
+      if (idx[a] < outShape[a]) break;
+      src -= stride[a] * outShape[a];
+      idx[a] = 0;
+    }
+  }
+  return { shape: outShape, data: out };
+}
+
+/**
+ * File layout ↔ memory layout of a layer weight (PyTorch's in files):
+ * dense [in, out] ↔ Linear [out, in]; conv [k, k, Cin, Cout] ↔ Conv2d [Cout, Cin, k, k];
+ * transposed conv [Cin, k, k, Cout] ↔ ConvTranspose2d [Cin, Cout, k, k].
+ */
+function weightPerms(name: string, ndim: number): { toFile: number[]; fromFile: number[] } {
+  if (ndim === 2) return { toFile: [1, 0], fromFile: [1, 0] };
+  if (ndim === 4 && isTransposedConvName(name)) return { toFile: [0, 3, 1, 2], fromFile: [0, 2, 3, 1] };
+  if (ndim === 4) return { toFile: [3, 2, 0, 1], fromFile: [2, 3, 1, 0] };
+  throw new Error(`layer ${name}: unsupported weight rank ${ndim}`);
+}
+
+/**
+ * Dense layers next to a conv feature map see it flattened. In memory that is NHWC order
+ * (h, w, c); PyTorch flattens NCHW (c, h, w). Files use PyTorch's order, so these layers'
+ * weights are reordered along the flattened axis: the encoder's first dense layer(s) after
+ * the last conv read the map, the decoder's dec_fc writes it. HW and c come from the weights.
+ */
+interface MapLayers {
+  /** layer name → [HW, c] of the map it reads (file weight axis 1) */
+  reads: Map<string, [number, number]>;
+  /** layer name → [HW, c] of the map it writes (file weight axis 0, bias) */
+  writes: Map<string, [number, number]>;
+}
+
+function mapLayers(params: VaeParams): MapLayers {
+  const reads = new Map<string, [number, number]>();
+  const writes = new Map<string, [number, number]>();
+  const layer = (name: string) => (isLayer(params[name]) ? (params[name] as DenseParams) : undefined);
+  let n = 0;
+  while (layer(`enc_conv${n + 1}`)) n++;
+  if (n > 0) {
+    const c = layer(`enc_conv${n}`)!.w.shape[3];
+    const readers = layer("enc_fc1") ? ["enc_fc1"] : ["enc_mu", "enc_logvar"];
+    for (const name of readers) {
+      const F = layer(name)!.w.shape[0];
+      reads.set(name, [F / c, c]);
+    }
+  }
+  const deconv = layer("dec_deconv1");
+  const proj = layer("dec_fc");
+  if (deconv && proj) {
+    const c = deconv.w.shape[0];
+    writes.set("dec_fc", [proj.w.shape[1] / c, c]);
+  }
+  return { reads, writes };
+}
+
+/** Reorder axis 0 (2-D or 1-D) or axis 1 (2-D) of a file tensor between (HW, c) and (c, HW). */
+function reorderFlat(t: HostTensor, axis: 0 | 1, [HW, c]: [number, number], toChw: boolean): HostTensor {
+  const [a, b] = toChw ? [HW, c] : [c, HW];
+  if (t.shape.length === 1) return { shape: t.shape, data: permuteHost({ shape: [a, b], data: t.data }, [1, 0]).data };
+  const [R, K] = t.shape;
+  if (axis === 1) return { shape: t.shape, data: permuteHost({ shape: [R, a, b], data: t.data }, [0, 2, 1]).data };
+  return { shape: t.shape, data: permuteHost({ shape: [a, b, K], data: t.data }, [1, 0, 2]).data };
 }
 
 function hostOf(a: Array): HostTensor {
@@ -33,11 +110,18 @@ function hostOf(a: Array): HostTensor {
 /** Parameter tree → PyTorch-style state dict (borrows params). */
 export function toStateDict(params: VaeParams): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
+  const { reads, writes } = mapLayers(params);
   for (const [name, v] of Object.entries(params)) {
-    if (isDense(v)) {
-      const [i, o] = v.w.shape;
-      out[`${name}.weight`] = { shape: [o, i], data: transpose2d(hostOf(v.w).data, i, o) };
-      out[`${name}.bias`] = hostOf(v.b);
+    if (isLayer(v)) {
+      let weight = permuteHost(hostOf(v.w), weightPerms(name, v.w.ndim).toFile);
+      let bias = hostOf(v.b);
+      if (reads.has(name)) weight = reorderFlat(weight, 1, reads.get(name)!, true);
+      if (writes.has(name)) {
+        weight = reorderFlat(weight, 0, writes.get(name)!, true);
+        bias = reorderFlat(bias, 0, writes.get(name)!, true);
+      }
+      out[`${name}.weight`] = weight;
+      out[`${name}.bias`] = bias;
     } else {
       out[name] = hostOf(v as Array);
     }
@@ -49,6 +133,7 @@ export function toStateDict(params: VaeParams): Record<string, HostTensor> {
 export function fromStateDict(config: VaeConfig, dict: Record<string, HostTensor>, source = "model file"): VaeParams {
   const template = buildVae(config).init(np.array([0, 0], { dtype: np.uint32 }));
   const expected = toShapes(template);
+  const { reads, writes } = mapLayers(template);
   tree.dispose(template as never);
   const params: VaeParams = {};
   const seen = new Set<string>();
@@ -66,11 +151,15 @@ export function fromStateDict(config: VaeConfig, dict: Record<string, HostTensor
   for (const name of Object.keys(expected)) {
     const base = name.replace(/\.(weight|bias)$/, "");
     if (name.endsWith(".weight")) {
-      const [o, i] = dict[name].shape;
-      params[base] = {
-        w: np.array(transpose2d(dict[name].data, o, i)).reshape([i, o]),
-        b: np.array(dict[`${base}.bias`].data),
-      };
+      let file = dict[name];
+      let bias = dict[`${base}.bias`];
+      if (reads.has(base)) file = reorderFlat(file, 1, reads.get(base)!, false);
+      if (writes.has(base)) {
+        file = reorderFlat(file, 0, writes.get(base)!, false);
+        bias = reorderFlat(bias, 0, writes.get(base)!, false);
+      }
+      const w = permuteHost(file, weightPerms(base, file.shape.length).fromFile);
+      params[base] = { w: np.array(w.data).reshape(w.shape), b: np.array(bias.data) };
     } else if (!name.endsWith(".bias")) {
       params[name] = np.array(dict[name].data).reshape(dict[name].shape);
     }
@@ -81,8 +170,9 @@ export function fromStateDict(config: VaeConfig, dict: Record<string, HostTensor
 function toShapes(params: VaeParams): Record<string, number[]> {
   const out: Record<string, number[]> = {};
   for (const [name, v] of Object.entries(params)) {
-    if (isDense(v)) {
-      out[`${name}.weight`] = [v.w.shape[1], v.w.shape[0]];
+    if (isLayer(v)) {
+      const perm = weightPerms(name, v.w.ndim).toFile;
+      out[`${name}.weight`] = perm.map((p) => v.w.shape[p]);
       out[`${name}.bias`] = v.b.shape.slice();
     } else out[name] = (v as Array).shape.slice();
   }

@@ -7,6 +7,7 @@ import { jitted, np, random, tree, type Array } from "../engine/index.js";
 import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
 import type { Vae, VaeParams } from "../models/vae.js";
 import { inputSize } from "../models/config.js";
+import { bitsPerDim } from "../distributions/likelihoods.js";
 
 export interface EvalOptions {
   iwaeK?: number; // 0 = skip IWAE
@@ -22,6 +23,9 @@ export interface EvalResult {
   iwae_nll?: number;
   iwae_k?: number;
   n: number;
+  /** The same bounds in bits per data dimension (nats / (D·ln 2)). */
+  neg_elbo_bpd?: number;
+  iwae_bpd?: number;
   /** Per-example values (float64) for scoring and plots. */
   perExample: { negElbo: Float64Array; iwaeNll?: Float64Array };
 }
@@ -41,9 +45,13 @@ export function paddedBatch(x: Float32Array, D: number, start: number, B: number
 
 export function makeEvaluator(model: Vae) {
   const elboFn = jitted((params: VaeParams, x: Array, key: Array) => {
-    const { recon, kl } = elboTerms(model, params, x, key);
+    const { recon, kl, klPerDim } = elboTerms(model, params, x, key);
+    klPerDim?.dispose();
     return [recon, kl];
   });
+  // conv decoders hold far more activations per row than MLPs: fewer rows per call
+  const isConv = model.config.encoder.type === "conv" || model.config.decoder.type === "conv";
+  const rowsPerCall = isConv ? 512 : 4096;
   const iwaeFns = new Map<number, (params: VaeParams, x: Array, key: Array) => Array>();
   const iwaeFn = (c: number) => {
     if (!iwaeFns.has(c)) iwaeFns.set(c, jitted((p: VaeParams, x: Array, key: Array) => iwaeLogWeights(model, p, x, key, c)));
@@ -54,9 +62,9 @@ export function makeEvaluator(model: Vae) {
     const D = inputSize(model.config);
     const n = x.length / D;
     const k = opts.iwaeK ?? 0;
-    // rows through the decoder per call ≈ 4096: examples × samples per chunk
+    // rows through the decoder per call ≈ rowsPerCall: examples × samples per chunk
     const B = opts.batchSize ?? (k > 0 ? 32 : 256);
-    const c = k > 0 ? chunkSize(k, Math.max(1, Math.floor(4096 / B))) : 0;
+    const c = k > 0 ? chunkSize(k, Math.max(1, Math.floor(rowsPerCall / B))) : 0;
     const negElbo = new Float64Array(n);
     const recon = new Float64Array(n);
     const kl = new Float64Array(n);
@@ -109,11 +117,13 @@ export function makeEvaluator(model: Vae) {
       recon: mean(recon),
       kl: mean(kl),
       n,
+      neg_elbo_bpd: bitsPerDim(mean(negElbo), D),
       perExample: { negElbo, iwaeNll: iwae },
     };
     if (iwae) {
       result.iwae_nll = mean(iwae);
       result.iwae_k = k;
+      result.iwae_bpd = bitsPerDim(result.iwae_nll, D);
     }
     return result;
   };

@@ -5,9 +5,10 @@
  */
 import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, valueAndGrad, type AdamState, type Array } from "../engine/index.js";
 import { Rng } from "../data/rng.js";
-import { vaeLoss } from "../objectives/elbo.js";
+import { trainingLoss } from "../objectives/objective.js";
+import { klWeightAt } from "../objectives/schedules.js";
 import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
-import { inputSize, type VaeConfig } from "../models/config.js";
+import { inputSize, objectiveOf, type VaeConfig } from "../models/config.js";
 import { makeEvaluator } from "./evaluate.js";
 import type { TrainConfig } from "./config.js";
 import { VaekitError } from "../errors.js";
@@ -23,6 +24,8 @@ export interface EpochMetrics {
   val_kl: number;
   seconds: number;
   samples_per_s: number;
+  /** β·w(t) at the epoch's last step (KL warm-up / cyclical schedules). */
+  kl_weight?: number;
 }
 
 export interface TrainState {
@@ -51,19 +54,26 @@ export function initTrainState(model: Vae, seed: number): TrainState {
   return { params, opt: adamInit(params), epoch: 0, step: 0, history: [] };
 }
 
+/**
+ * The jitted Adam step on the model config's objective. `klWeight` is β·w(t) as a scalar array
+ * (default β): a schedule changes its value, never the traced step.
+ */
 export function makeTrainStep(model: Vae, tc: TrainConfig) {
-  const beta = model.config.beta;
   const adam = { ...defaultAdam, lr: tc.lr, clipNorm: tc.clipNorm };
-  return jitted((params: VaeParams, opt: AdamState<VaeParams>, x: Array, key: Array) => {
+  const step = jitted((params: VaeParams, opt: AdamState<VaeParams>, x: Array, key: Array, klWeight: Array) => {
     const [kBin, kLoss] = np.unstack(random.split(key, 2));
     const xb = tc.binarize === "dynamic" ? random.uniform(kBin, x.shape).less(x).astype(np.float32) : (kBin.dispose(), x);
-    const lossFn = (p: VaeParams) => vaeLoss(model, p, xb, kLoss, beta);
+    const lossFn = (p: VaeParams) => trainingLoss(model, p, xb, kLoss, klWeight);
     const [[loss, aux], grads] = valueAndGrad(lossFn, { hasAux: true })(params);
     const [p1, o1] = adamUpdate(params, grads as VaeParams, opt, adam);
     // one array for the three scalars: a single device→host read per step
     return { params: p1, opt: o1, stats: np.stack([loss, aux.recon, aux.kl]) };
   });
+  return (params: VaeParams, opt: AdamState<VaeParams>, x: Array, key: Array, klWeight?: Array) =>
+    step(params, opt, x, key, klWeight ?? scalar(model.config.beta));
 }
+
+const scalar = (v: number) => np.array(v, { dtype: np.float32 });
 
 /**
  * Train from `state` until `tc.epochs` epochs are complete. `train`/`validation` are n×D pixel
@@ -84,6 +94,8 @@ export async function trainVae(
   if (batches < 1) throw new VaekitError(`training set has ${n} examples, fewer than one batch of ${B}`);
   const step = makeTrainStep(model, tc);
   const evaluate = makeEvaluator(model);
+  const schedule = objectiveOf(config).klSchedule;
+  let klWeight = config.beta * klWeightAt(schedule, state.step);
   const xb = new Float32Array(B * D);
   while (state.epoch < tc.epochs) {
     const epoch = state.epoch + 1;
@@ -94,7 +106,8 @@ export async function trainVae(
     for (let b = 0; b < batches; b++) {
       for (let i = 0; i < B; i++) xb.set(data.train.subarray(order[b * B + i] * D, (order[b * B + i] + 1) * D), i * D);
       const kStep = keyFromWords(keyRng.nextUint32(), keyRng.nextUint32());
-      const out = step(state.params, state.opt, np.array(xb).reshape([B, D]), kStep);
+      klWeight = config.beta * klWeightAt(schedule, state.step);
+      const out = step(state.params, state.opt, np.array(xb).reshape([B, D]), kStep, scalar(klWeight));
       const [loss, recon, kl] = out.stats.dataSync();
       if (!Number.isFinite(loss)) {
         throw new VaekitError(
@@ -124,6 +137,7 @@ export async function trainVae(
       val_kl: val.kl,
       seconds,
       samples_per_s: (batches * B) / seconds,
+      kl_weight: klWeight,
     };
     if (!Number.isFinite(val.neg_elbo)) throw new VaekitError(`training diverged: validation loss is ${val.neg_elbo} after epoch ${epoch}`);
     state.epoch = epoch;

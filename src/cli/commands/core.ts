@@ -1,9 +1,6 @@
 /** The core commands: train, eval, sample, reconstruct. */
-import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { VaekitError } from "../../errors.js";
 import { loadDataset } from "../../data/load.js";
-import { parseVaeConfig, referenceConfig, type VaeConfig } from "../../models/config.js";
 import { loadModel } from "../../models/files.js";
 import { makeInference } from "../../models/inference.js";
 import { buildVae } from "../../models/vae.js";
@@ -13,65 +10,32 @@ import { runTraining } from "../../train/run.js";
 import { checkShape, dataHelp, loadEvalData, startEngine, withCommon, writeGrid } from "../common.js";
 import { choiceArg, floatArg, intArg, sizeArg } from "../options.js";
 import { progressBar } from "../progress.js";
-
-function parseHidden(v: string): number[] {
-  const xs = v.split(",").map(Number);
-  if (!xs.length || xs.some((x) => !Number.isInteger(x) || x < 1)) throw new VaekitError(`--hidden expects sizes like 400,200, got "${v}"`);
-  return xs;
-}
-
-/** The model config from --config (JSON file) or from the flags, flags overriding the file. */
-function modelConfigFrom(o: Record<string, unknown>, inputShape: [number, number, number]): VaeConfig {
-  let base: VaeConfig = referenceConfig(o.latent as number);
-  if (o.config) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(o.config as string, "utf8"));
-    } catch (e) {
-      throw new VaekitError(`--config ${o.config}: ${(e as Error).message.split("\n")[0]}`);
-    }
-    base = parseVaeConfig(json, o.config as string);
-  }
-  const hidden = o.hidden ? parseHidden(o.hidden as string) : base.encoder.hidden;
-  const cfg: VaeConfig = {
-    ...base,
-    inputShape,
-    latentDim: o.config && o.latentGiven === false ? base.latentDim : (o.latent as number),
-    encoder: { type: "mlp", hidden },
-    decoder: { type: "mlp", hidden: o.hidden ? [...hidden].reverse() : base.decoder.hidden },
-    beta: o.beta as number,
-  };
-  if (o.likelihood === "gaussian") cfg.likelihood = { type: "gaussian", variance: "network", sigma: 1 };
-  else if (o.likelihood === "bernoulli") cfg.likelihood = { type: "bernoulli" };
-  return parseVaeConfig(cfg);
-}
+import { addModelOptions, modelConfigFrom } from "../model-options.js";
 
 export function registerCore(program: Command): void {
-  withCommon(
-    program
-      .command("train")
-      .description("train a VAE; writes model.safetensors, config.json, checkpoint.safetensors and metrics.jsonl to --out")
-      .option("--data <spec>", dataHelp, "mnist")
-      .option("--config <file>", "model config JSON (flags below override it)")
-      .option("--binarize <mode>", "none|dynamic|static", choiceArg(["none", "dynamic", "static"] as const), "dynamic")
-      .option("--latent <n>", "latent dimensions", intArg(1), 20)
-      .option("--hidden <sizes>", "encoder hidden sizes, decoder mirrored (default 400,200)")
-      .option("--likelihood <kind>", "bernoulli|gaussian (gaussian: decoder outputs mean and variance)", choiceArg(["bernoulli", "gaussian"] as const))
+  const train = withCommon(
+    addModelOptions(
+      program
+        .command("train")
+        .description("train a VAE; writes model.safetensors, config.json, checkpoint.safetensors and metrics.jsonl to --out")
+        .option("--data <spec>", dataHelp, "mnist")
+        .option("--binarize <mode>", "none|dynamic|static (default: dynamic for bernoulli, else none)", choiceArg(["none", "dynamic", "static"] as const)),
+    )
       .option("--epochs <n>", "epochs", intArg(1), 10)
       .option("--batch-size <n>", "batch size", intArg(1), 128)
       .option("--lr <x>", "Adam learning rate", floatArg(0, true), 1e-3)
-      .option("--beta <x>", "weight of the KL term", floatArg(0), 1)
       .option("--clip-norm <x>", "clip the global gradient norm (0 = off)", floatArg(0), 0)
       .option("--seed <n>", "random seed", intArg(0), 0)
       .option("--validation <size>", "validation examples held out of the training split (count or fraction)", sizeArg, 0.1)
       .option("--out <dir>", "output directory", "runs/train")
       .option("--resume", "continue the run in --out from its last checkpoint", false),
-  ).action(async (o) => {
+  );
+  train.action(async (o) => {
     await startEngine(o.device, o.quiet);
     const data = loadDataset(o.data, "train");
-    const latentGiven = program.commands.find((c) => c.name() === "train")!.getOptionValueSource("latent") === "cli";
-    const config = modelConfigFrom({ ...o, latentGiven }, data.shape as [number, number, number]);
-    const tc = TrainConfig.parse({ epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, binarize: o.binarize, clipNorm: o.clipNorm });
+    const config = modelConfigFrom(o, (name) => train.getOptionValueSource(name) === "cli", data.shape as [number, number, number]);
+    const binarize = o.binarize ?? (config.likelihood.type === "bernoulli" ? "dynamic" : "none");
+    const tc = TrainConfig.parse({ epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, binarize, clipNorm: o.clipNorm });
     const nVal = o.validation < 1 ? Math.round(data.n * o.validation) : o.validation;
     const batches = Math.floor((data.n - nVal) / tc.batchSize);
     let bar = progressBar("train", tc.epochs * batches, o.quiet);
@@ -127,14 +91,27 @@ export function registerCore(program: Command): void {
     });
     bar.stop();
     const seconds = (performance.now() - t0) / 1000;
-    const out = { neg_elbo: r.neg_elbo, recon: r.recon, kl: r.kl, iwae_nll: r.iwae_nll ?? null, iwae_k: k, n: r.n, data: ds.name, binarize: mode, seconds };
+    const out = {
+      neg_elbo: r.neg_elbo,
+      recon: r.recon,
+      kl: r.kl,
+      iwae_nll: r.iwae_nll ?? null,
+      iwae_k: k,
+      neg_elbo_bpd: r.neg_elbo_bpd,
+      iwae_bpd: r.iwae_bpd ?? null,
+      n: r.n,
+      data: ds.name,
+      binarize: mode,
+      seconds,
+    };
     if (o.json) process.stdout.write(JSON.stringify(out) + "\n");
     else {
       const f = (v: number | null | undefined) => (v == null ? "-" : v.toFixed(2));
+      const bpd = (v: number | null | undefined) => (v == null ? "-" : v.toFixed(4));
       process.stdout.write(
         `${ds.name} (${r.n} examples, ${mode} binarisation), nats per example:\n` +
-          `  negative ELBO ${f(r.neg_elbo)} = reconstruction ${f(r.recon)} + KL ${f(r.kl)}\n` +
-          (k > 0 ? `  IWAE (k=${k}) negative log-likelihood ${f(r.iwae_nll)}\n` : ""),
+          `  negative ELBO ${f(r.neg_elbo)} = reconstruction ${f(r.recon)} + KL ${f(r.kl)}  (${bpd(r.neg_elbo_bpd)} bits/dim)\n` +
+          (k > 0 ? `  IWAE (k=${k}) negative log-likelihood ${f(r.iwae_nll)}  (${bpd(r.iwae_bpd)} bits/dim)\n` : ""),
       );
     }
   });
