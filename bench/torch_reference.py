@@ -43,6 +43,29 @@ class VAE(nn.Module):
         return self.dec_fc3(F.relu(self.dec_fc2(F.relu(self.dec_fc1(z)))))
 
 
+class ConvVAE(nn.Module):
+    """The benchmark's conv VAE: conv 1→32→64 (k4 s2 p1, 28→14→7), one linear layer to
+    (μ, log σ²), mirrored linear + transposed convs back to Bernoulli logits; ReLU."""
+    def __init__(self, latent):
+        super().__init__()
+        self.enc_conv1 = nn.Conv2d(1, 32, 4, 2, 1)
+        self.enc_conv2 = nn.Conv2d(32, 64, 4, 2, 1)
+        self.enc_mu = nn.Linear(64 * 7 * 7, latent)
+        self.enc_logvar = nn.Linear(64 * 7 * 7, latent)
+        self.dec_fc = nn.Linear(latent, 64 * 7 * 7)
+        self.dec_deconv1 = nn.ConvTranspose2d(64, 32, 4, 2, 1)
+        self.dec_deconv2 = nn.ConvTranspose2d(32, 1, 4, 2, 1)
+
+    def encode(self, x):
+        h = x.view(-1, 1, 28, 28)
+        h = F.relu(self.enc_conv2(F.relu(self.enc_conv1(h)))).flatten(1)
+        return self.enc_mu(h), self.enc_logvar(h)
+
+    def decode(self, z):
+        g = F.relu(self.dec_fc(z)).view(-1, 64, 7, 7)
+        return self.dec_deconv2(F.relu(self.dec_deconv1(g))).flatten(1)
+
+
 def elbo_terms(model, x, generator=None):
     """Per-example reconstruction NLL and KL (nats), one reparameterised sample."""
     mu, logvar = model.encode(x)
@@ -79,16 +102,23 @@ def evaluate(model, test, k, seed, batch=100):
     chunk = max(1, 10_000 // batch)
     sums = {"recon": 0.0, "kl": 0.0, "iwae": 0.0}
     model.eval()
-    started = time.perf_counter()
+    n = test.shape[0]
+    started = reported = time.perf_counter()
+    cpu_started = time.process_time()
     with torch.no_grad():
-        for i in range(0, test.shape[0], batch):
+        for i in range(0, n, batch):
             x = test[i:i + batch]
             recon, kl = elbo_terms(model, x, gen)
             sums["recon"] += recon.double().sum().item()
             sums["kl"] += kl.double().sum().item()
             sums["iwae"] -= iwae_log_likelihood(model, x, k, gen, chunk).sum().item()
+            now, done = time.perf_counter(), min(i + batch, n)
+            if now - reported >= 10 and done < n:  # progress with ETA for long evaluations
+                reported = now
+                eta = (now - started) * (n - done) / done
+                print(f"eval {done}/{n} examples ({now - started:.0f}s, ETA {eta:.0f}s)", file=sys.stderr)
     seconds = time.perf_counter() - started
-    n = test.shape[0]
+    cpu_seconds = time.process_time() - cpu_started
     return {
         "neg_elbo": (sums["recon"] + sums["kl"]) / n,
         "recon": sums["recon"] / n,
@@ -99,6 +129,8 @@ def evaluate(model, test, k, seed, batch=100):
         "eval_seconds": seconds,
         # importance samples (example x k decoder passes) per second
         "eval_samples_per_s": n * k / seconds,
+        # CPU time of this process: less sensitive than wall time to other jobs on the machine
+        "eval_cpu_seconds": cpu_seconds,
     }
 
 
@@ -184,7 +216,8 @@ def cmd_train(args):
     torch.manual_seed(args.seed)
     model = VAE(args.latent)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    steps, started = 0, time.perf_counter()
+    steps, started, history = 0, time.perf_counter(), []
+    cpu_started = time.process_time()
     for epoch in range(args.epochs):
         model.train()
         order, total = torch.randperm(train.shape[0]), 0.0
@@ -192,9 +225,13 @@ def cmd_train(args):
             batch = order[i:i + args.batch_size]
             total += train_step(model, opt, train[batch]) * len(batch)
             steps += 1
+        elapsed = time.perf_counter() - started
+        history.append({"epoch": epoch + 1, "train_loss": total / train.shape[0], "seconds": elapsed})
+        eta = elapsed * (args.epochs - epoch - 1) / (epoch + 1)
         print(f"epoch {epoch + 1}/{args.epochs}: train neg-ELBO {total / train.shape[0]:.2f}"
-              f" ({time.perf_counter() - started:.1f}s)", file=sys.stderr)
+              f" ({elapsed:.1f}s, ETA {eta:.0f}s)", file=sys.stderr)
     train_seconds = time.perf_counter() - started
+    train_cpu_seconds = time.process_time() - cpu_started
     if args.save_weights:
         save_safetensors(model.state_dict(), args.save_weights)
     if args.iwae_limit:
@@ -202,7 +239,9 @@ def cmd_train(args):
     result = evaluate(model, test, args.iwae_k, args.seed)
     result.update(train_seconds=train_seconds,
                   train_samples_per_s=args.epochs * train.shape[0] / train_seconds,
-                  ms_per_step=1000 * train_seconds / steps)
+                  ms_per_step=1000 * train_seconds / steps, steps=steps,
+                  train_cpu_seconds=train_cpu_seconds,
+                  train_examples=train.shape[0], history=history)
     return result
 
 
@@ -226,18 +265,26 @@ def cmd_export_init(args):
 
 def cmd_step_time(args):
     torch.manual_seed(args.seed)
-    model = VAE(args.latent)
+    model = (ConvVAE if args.model == "conv" else VAE)(args.latent)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.bernoulli(torch.full((args.batch_size, PIXELS), 0.5))
     for _ in range(args.warmup):
         train_step(model, opt, x)
-    started = time.perf_counter()
-    for _ in range(args.steps):
+    # a fixed step count, or (--seconds) as many steps as fit in that time, at least 3
+    steps, started, cpu_started = 0, time.perf_counter(), time.process_time()
+    while steps < (3 if args.seconds else args.steps):
         train_step(model, opt, x)
-    ms = 1000 * (time.perf_counter() - started) / args.steps
-    return {"ms_per_step": ms, "batch_size": args.batch_size, "steps": args.steps,
-            "latent": args.latent}
-
+        steps += 1
+    while args.seconds and time.perf_counter() - started < args.seconds:
+        train_step(model, opt, x)
+        steps += 1
+    ms = 1000 * (time.perf_counter() - started) / steps
+    cpu_ms = 1000 * (time.process_time() - cpu_started) / steps  # user + system, this process
+    import resource  # peak resident set of this process (Linux reports KiB)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"ms_per_step": ms, "batch_size": args.batch_size, "steps": steps,
+            "latent": args.latent, "model": args.model, "cpu_ms_per_step": cpu_ms,
+            "peak_rss_mib": peak_mib}
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -278,6 +325,8 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--seconds", type=float, default=0, help="time budget instead of --steps")
+    p.add_argument("--model", choices=["mlp", "conv"], default="mlp")
     p.set_defaults(run=cmd_step_time)
 
     args = parser.parse_args()
