@@ -4,6 +4,7 @@ import { Command, CommanderError } from "commander";
 import { VaekitError } from "../errors.js";
 import { registerCore } from "./commands/core.js";
 import { registerDemo } from "./commands/demo.js";
+import { registerAudio } from "./commands/audio.js";
 import { registerImages } from "./commands/images.js";
 import { registerServe } from "./commands/serve.js";
 
@@ -16,6 +17,7 @@ const program = new Command("vaekit")
 
 registerCore(program);
 registerDemo(program);
+registerAudio(program);
 registerImages(program);
 registerServe(program);
 for (const c of program.commands) c.exitOverride();
