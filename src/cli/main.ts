@@ -7,6 +7,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerAudio } from "./commands/audio.js";
 import { registerImages } from "./commands/images.js";
 import { registerServe } from "./commands/serve.js";
+import { registerAnomaly } from "./commands/anomaly.js";
 
 const program = new Command("vaekit")
   .description("Variational autoencoders in TypeScript: train, evaluate honestly, put to work")
@@ -20,6 +21,7 @@ registerDemo(program);
 registerAudio(program);
 registerImages(program);
 registerServe(program);
+registerAnomaly(program);
 for (const c of program.commands) c.exitOverride();
 
 try {

@@ -1,0 +1,317 @@
+/**
+ * Per-example anomaly scores of a VAE, batched and jitted (browser-safe). Higher = more anomalous.
+ *
+ * - neg-elbo: −ELBO = −E_q[log p(x|z)] + KL(q‖p), with `samples` reparameterised samples.
+ * - iwae-nll: −log p̂(x), the IWAE bound with k importance samples (float64 log-sum-exp on the host).
+ * - recon-error: Σ of the per-value error map through the posterior mean z = μ(x).
+ * - complexity: NLL in bits minus the input's compressed length in bits (Serrà et al. 2020);
+ *   the compressor is supplied by the caller (PNG for images).
+ * - regret: likelihood regret (Xiao et al. 2020): ELBO after optimising this input's own
+ *   (μ, log σ²) with Adam for a few steps, minus the ELBO at the encoder's output. Every example
+ *   of a batch has its own (μ, log σ²) and the loss is a sum over examples, so with Adam acting
+ *   element-wise the batch is exactly many independent optimisations run at once.
+ * - typicality: |mean NLL of a batch of M inputs − Ĥ|, Ĥ the mean NLL of normal data
+ *   (Nalisnick et al. 2019); with M = 1 a per-example score.
+ *
+ * Monte-Carlo noise comes from a host Rng seeded by `seed` and is shared by all examples, so a
+ * score is a deterministic function of the input alone (the same in any batch, CLI or service).
+ */
+import { adamInit, adamUpdate, defaultAdam, grad, jitted, np, tree, type AdamState, type Array } from "../../engine/index.js";
+import { DiagGaussian } from "../../distributions/index.js";
+import { Rng } from "../../data/rng.js";
+import { VaekitError } from "../../errors.js";
+import type { LatentModel } from "./latent-model.js";
+
+export const SCORE_KINDS = ["neg-elbo", "iwae-nll", "recon-error", "complexity", "regret", "typicality"] as const;
+export type ScoreKind = (typeof SCORE_KINDS)[number];
+
+export const SCORE_DESCRIPTIONS: Record<ScoreKind, string> = {
+  "neg-elbo": "negative ELBO, nats",
+  "iwae-nll": "IWAE negative log-likelihood, nats",
+  "recon-error": "squared reconstruction error through μ(x)",
+  complexity: "IWAE NLL minus PNG-compressed length, bits (Serrà et al. 2020)",
+  regret: "likelihood regret: ELBO gain from optimising q(z|x) for this input, nats (Xiao et al. 2020)",
+  typicality: "|batch mean NLL − mean NLL of normal data|, nats (Nalisnick et al. 2019)",
+};
+
+/** Options that change a score's value; they are stored with a calibrated threshold. */
+export interface ScoreOptions {
+  /** Posterior samples per example for the ELBO (neg-elbo, regret). */
+  samples: number;
+  /** Importance samples for iwae-nll, complexity and typicality. */
+  iwaeK: number;
+  /** Adam steps, learning rate and posterior samples per step for likelihood regret. */
+  regretSteps: number;
+  regretLr: number;
+  regretSamples: number;
+  /** Inputs per typicality test (consecutive inputs form a batch; each gets its batch's score). */
+  typicalityBatch: number;
+  seed: number;
+}
+
+export const DEFAULT_SCORE_OPTIONS: ScoreOptions = {
+  samples: 8,
+  iwaeK: 64,
+  regretSteps: 30,
+  regretLr: 0.03,
+  regretSamples: 1,
+  typicalityBatch: 1,
+  seed: 0,
+};
+
+export const LN2 = Math.LN2;
+export const natsToBits = (nats: number) => nats / LN2;
+export const bitsToNats = (bits: number) => bits * LN2;
+
+export function parseScoreKind(v: string): ScoreKind {
+  if (!(SCORE_KINDS as readonly string[]).includes(v)) {
+    throw new VaekitError(`unknown score "${v}": expected one of ${SCORE_KINDS.join(", ")}`);
+  }
+  return v as ScoreKind;
+}
+
+/** Which options a score kind depends on (what a calibration must match). */
+export function relevantOptions(kind: ScoreKind, o: ScoreOptions): Partial<ScoreOptions> {
+  switch (kind) {
+    case "neg-elbo":
+      return { samples: o.samples, seed: o.seed };
+    case "iwae-nll":
+    case "complexity":
+      return { iwaeK: o.iwaeK, seed: o.seed };
+    case "recon-error":
+      return {};
+    case "regret":
+      return { samples: o.samples, regretSteps: o.regretSteps, regretLr: o.regretLr, regretSamples: o.regretSamples, seed: o.seed };
+    case "typicality":
+      return { iwaeK: o.iwaeK, typicalityBatch: o.typicalityBatch, seed: o.seed };
+  }
+}
+
+/** Host-side standard normal noise [rows, L] from a seeded stream. */
+function hostNormal(rng: Rng, rows: number, L: number): Float32Array {
+  const out = new Float32Array(rows * L);
+  for (let i = 0; i < out.length; i++) out[i] = rng.normal();
+  return out;
+}
+
+/** Largest divisor of k not above cap (every chunk the same jitted shape). */
+function chunkOf(k: number, cap: number): number {
+  for (let c = Math.min(k, Math.max(1, cap)); c >= 1; c--) if (k % c === 0) return c;
+  return 1;
+}
+
+export interface Scorer {
+  model: LatentModel;
+  /** Examples per jitted call (inputs are zero-padded to it). */
+  batchSize: number;
+  negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
+  iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
+  /** Per-example total and the n×D error map. */
+  reconError(x: Float32Array): { scores: Float64Array; maps: Float32Array };
+  regret(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
+}
+
+/** Rows per decoder call are kept near this many (examples × samples). */
+const ROWS_PER_CALL = 4096;
+
+export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128): Scorer {
+  const D = model.inputDim;
+  const L = model.latentDim;
+  const borrowed = () => tree.ref(params as never) as P;
+
+  /** −ELBO per example for given posterior parameters, averaging log p(x|z) over eps [S, L]. */
+  function negElboGiven(p: P, x: Array, mu: Array, logVar: Array, eps: Array): Array {
+    const S = eps.shape[0];
+    const B = x.shape[0];
+    const q = new DiagGaussian(mu, logVar);
+    const z = q.sampleWithNoise(eps.reshape([S, 1, L])).reshape([S * B, L]);
+    const xs = np.broadcastTo(x.reshape([1, B, D]), [S, B, D]).reshape([S * B, D]);
+    const logPx = model.logLik(p, z, xs).reshape([S, B]).mean(0);
+    return q.klToStandardNormal().sub(logPx);
+  }
+
+  const encodeFn = jitted((p: P, x: Array) => {
+    const q = model.encode(p, x);
+    return [q.loc, q.logVar];
+  });
+  const negElboFn = jitted((p: P, x: Array, eps: Array) => {
+    const q = model.encode(p, x.ref);
+    return negElboGiven(p, x, q.loc, q.logVar, eps);
+  });
+  const negElboGivenFn = jitted((p: P, x: Array, mu: Array, logVar: Array, eps: Array) => negElboGiven(p, x, mu, logVar, eps));
+  const iwaeFn = jitted((p: P, x: Array, eps: Array) => {
+    const c = eps.shape[0];
+    const B = x.shape[0];
+    const q = model.encode(p, x.ref);
+    const z = q.sampleWithNoise(eps.reshape([c, 1, L])); // [c, B, L]
+    const logQ = q.logProb(z.ref);
+    const logPz = z.ref.mul(z.ref).add(Math.log(2 * Math.PI)).sum(-1).mul(-0.5);
+    const xs = np.broadcastTo(x.reshape([1, B, D]), [c, B, D]).reshape([c * B, D]);
+    const logPx = model.logLik(p, z.reshape([c * B, L]), xs).reshape([c, B]);
+    return logPx.add(logPz).sub(logQ); // [c, B]
+  });
+  const reconFn = jitted((p: P, x: Array) => {
+    const q = model.encode(p, x.ref);
+    return model.reconError(p, q.loc, x);
+  });
+  type Post = { mu: Array; logVar: Array };
+  // One compiled Adam step per learning rate (the rate is a constant of the trace).
+  // Engine workaround: differentiating only with respect to the decoder's *input* makes jax-js
+  // fuse each layer's elementwise backward (sigmoid, ReLU mask) into the following transposed
+  // matmul and recompute it per inner-product term — 30–70× slower. Also taking the gradient of
+  // the 1-D parameters (biases) gives every layer's output gradient a second consumer, so it is
+  // materialised once; their sum is returned (and discarded) so it is not optimised away.
+  const regretSteps = new Map<number, (p: P, x: Array, post: Post, opt: AdamState<Post>, eps: Array) => [Post, AdamState<Post>, Array]>();
+  const regretStepFn = (lr: number) => {
+    if (!regretSteps.has(lr)) {
+      regretSteps.set(
+        lr,
+        jitted((p: P, x: Array, post: Post, opt: AdamState<Post>, eps: Array) => {
+          const loss = (v: Post, pp: P) => negElboGiven(pp, x.ref, v.mu, v.logVar, eps.ref).sum();
+          const [g, gp] = (grad(loss, { argnums: [0, 1] }) as (v: Post, pp: P) => [Post, P])(tree.ref(post), tree.ref(p as never) as P);
+          x.dispose();
+          eps.dispose();
+          let keep = np.zeros([]);
+          for (const leaf of tree.leaves(gp as never) as Array[]) {
+            if (leaf.shape.length === 1) keep = keep.add(leaf.sum());
+            else leaf.dispose();
+          }
+          const [post1, opt1] = adamUpdate(post, g, opt, { ...defaultAdam, lr });
+          return [post1, opt1, keep];
+        }),
+      );
+    }
+    return regretSteps.get(lr)!;
+  };
+
+  /** Rows per jitted call for n inputs: powers of two up to batchSize, so small requests stay cheap and shapes few. */
+  function batchFor(n: number): number {
+    let b = 8;
+    while (b < n && b < batchSize) b *= 2;
+    return Math.min(b, batchSize);
+  }
+  function padded(x: Float32Array, start: number, B: number): Float32Array {
+    const out = new Float32Array(B * D);
+    out.set(x.subarray(start * D, Math.min(x.length, (start + B) * D)));
+    return out;
+  }
+  function rowsOf(x: Float32Array): number {
+    if (x.length % D !== 0) throw new VaekitError(`scoring: ${x.length} values are not whole examples of ${D}`);
+    return x.length / D;
+  }
+  const full = (o?: Partial<ScoreOptions>): ScoreOptions => ({ ...DEFAULT_SCORE_OPTIONS, ...o });
+  const xArray = (xb: Float32Array) => np.array(xb).reshape([xb.length / D, D]);
+
+  function negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+    const o = full(opts);
+    const n = rowsOf(x);
+    const B = batchFor(n);
+    const eps = hostNormal(new Rng(o.seed), o.samples, L);
+    const out = new Float64Array(n);
+    for (let s = 0; s < n; s += B) {
+      const r = negElboFn(borrowed(), xArray(padded(x, s, B)), np.array(eps).reshape([o.samples, L])).dataSync();
+      for (let i = 0; i < Math.min(B, n - s); i++) out[s + i] = r[i];
+    }
+    return out;
+  }
+
+  function iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+    const o = full(opts);
+    const n = rowsOf(x);
+    const B = batchFor(n);
+    const k = o.iwaeK;
+    const c = chunkOf(k, Math.floor(ROWS_PER_CALL / B));
+    const rng = new Rng(o.seed + 1);
+    const chunks = globalThis.Array.from({ length: k / c }, () => hostNormal(rng, c, L));
+    const out = new Float64Array(n);
+    for (let s = 0; s < n; s += B) {
+      const m = Math.min(B, n - s);
+      const maxes = new Float64Array(m).fill(-Infinity);
+      const sums = new Float64Array(m);
+      const xb = padded(x, s, B);
+      for (const eps of chunks) {
+        const lw = iwaeFn(borrowed(), xArray(xb), np.array(eps).reshape([c, L])).dataSync();
+        for (let i = 0; i < m; i++) {
+          let mx = maxes[i];
+          for (let j = 0; j < c; j++) mx = Math.max(mx, lw[j * B + i]);
+          let acc = mx === maxes[i] ? sums[i] : sums[i] * Math.exp(maxes[i] - mx);
+          if (!Number.isFinite(acc)) acc = 0;
+          for (let j = 0; j < c; j++) acc += Math.exp(lw[j * B + i] - mx);
+          maxes[i] = mx;
+          sums[i] = acc;
+        }
+      }
+      for (let i = 0; i < m; i++) out[s + i] = -(maxes[i] + Math.log(sums[i] / k));
+    }
+    return out;
+  }
+
+  function reconError(x: Float32Array): { scores: Float64Array; maps: Float32Array } {
+    const n = rowsOf(x);
+    const B = batchFor(n);
+    const scores = new Float64Array(n);
+    const maps = new Float32Array(n * D);
+    for (let s = 0; s < n; s += B) {
+      const m = Math.min(B, n - s);
+      const e = reconFn(borrowed(), xArray(padded(x, s, B))).dataSync() as Float32Array;
+      maps.set(e.subarray(0, m * D), s * D);
+      for (let i = 0; i < m; i++) {
+        let acc = 0;
+        for (let j = 0; j < D; j++) acc += e[i * D + j];
+        scores[s + i] = acc;
+      }
+    }
+    return { scores, maps };
+  }
+
+  function regret(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+    const o = full(opts);
+    const n = rowsOf(x);
+    const B = batchFor(n);
+    const rng = new Rng(o.seed + 2);
+    const evalEps = hostNormal(rng, o.samples, L);
+    const stepEps = globalThis.Array.from({ length: o.regretSteps }, () => hostNormal(rng, o.regretSamples, L));
+    const out = new Float64Array(n);
+    for (let s = 0; s < n; s += B) {
+      const m = Math.min(B, n - s);
+      const x0 = xArray(padded(x, s, B));
+      const [mu0, lv0] = encodeFn(borrowed(), x0.ref) as Array[];
+      const before = negElboGivenFn(borrowed(), x0.ref, mu0.ref, lv0.ref, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      let post: Post = { mu: mu0, logVar: lv0 };
+      let opt = adamInit(post);
+      const step = regretStepFn(o.regretLr);
+      for (const e of stepEps) {
+        const [post1, opt1, keep] = step(borrowed(), x0.ref, post, opt, np.array(e).reshape([o.regretSamples, L]));
+        keep.dispose();
+        [post, opt] = [post1, opt1];
+      }
+      tree.dispose(opt as never);
+      const after = negElboGivenFn(borrowed(), x0, post.mu, post.logVar, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      for (let i = 0; i < m; i++) out[s + i] = before[i] - after[i];
+    }
+    return out;
+  }
+
+  return { model: model as LatentModel, batchSize, negElbo, iwaeNll, reconError, regret };
+}
+
+/** Consecutive groups of `m` values → each value replaced by |mean of its group − entropy|. */
+export function typicalityScores(nll: ArrayLike<number>, entropy: number, m: number): Float64Array {
+  if (!Number.isInteger(m) || m < 1) throw new VaekitError(`typicality batch size must be a whole number ≥ 1, got ${m}`);
+  const out = new Float64Array(nll.length);
+  for (let s = 0; s < nll.length; s += m) {
+    const e = Math.min(nll.length, s + m);
+    let acc = 0;
+    for (let i = s; i < e; i++) acc += nll[i];
+    const score = Math.abs(acc / (e - s) - entropy);
+    for (let i = s; i < e; i++) out[i] = score;
+  }
+  return out;
+}
+
+/** One score per batch of `m` consecutive values (for batch-level evaluation). */
+export function typicalityBatchScores(nll: ArrayLike<number>, entropy: number, m: number): Float64Array {
+  const per = typicalityScores(nll, entropy, m);
+  const nb = Math.floor(nll.length / m); // whole batches only
+  return Float64Array.from({ length: nb }, (_, b) => per[b * m]);
+}
