@@ -6,16 +6,14 @@ import { VaekitError } from "../../errors.js";
 import { loadModel, modelPath } from "../../models/files.js";
 import { loadImageData, trainingDataSpec } from "../../apps/images/files.js";
 import type { RoutePlugin } from "../../server/app.js";
+import { registerScoreRoutes } from "../../apps/anomaly/routes.js";
 import { buildWebApp, webAppBuilt, WEB_ROOT } from "../../server/bundle.js";
 import type { Dataset } from "../../data/datasets.js";
 import { dataHelp } from "../common.js";
 import { intArg } from "../options.js";
 
-/**
- * Route plugins mounted beside the app. Other applications add theirs here, e.g. the anomaly
- * scorer: `(app, bundle) => registerScoreRoutes(app, bundle, {...})` serving POST /score.
- */
-const EXTRA_ROUTES: RoutePlugin[] = [];
+/** Route plugins mounted beside the app: the anomaly scorer serves POST /score. */
+const EXTRA_ROUTES: RoutePlugin[] = [(app, bundle) => registerScoreRoutes(app, bundle)];
 
 export function registerServe(program: Command): void {
   program
