@@ -34,3 +34,33 @@ export function mean64(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; i++) s += values[i];
   return s / values.length;
 }
+
+/**
+ * Running log-mean-exp per example over chunks of importance weights (host, float64), so k can be
+ * far larger than one device call holds. `add` takes a chunk laid out [c, B] (B = row stride).
+ */
+export class RunningLogMeanExp {
+  private readonly maxes: Float64Array;
+  private readonly sums: Float64Array;
+  private count = 0;
+  constructor(readonly rows: number) {
+    this.maxes = new Float64Array(rows).fill(-Infinity);
+    this.sums = new Float64Array(rows);
+  }
+  add(chunk: ArrayLike<number>, c: number, stride: number): void {
+    for (let i = 0; i < this.rows; i++) {
+      let mx = this.maxes[i];
+      for (let j = 0; j < c; j++) mx = Math.max(mx, chunk[j * stride + i]);
+      let acc = this.sums[i] * Math.exp(this.maxes[i] - mx);
+      if (!Number.isFinite(acc)) acc = 0;
+      for (let j = 0; j < c; j++) acc += Math.exp(chunk[j * stride + i] - mx);
+      this.maxes[i] = mx;
+      this.sums[i] = acc;
+    }
+    this.count += c;
+  }
+  /** log (1/k Σ exp w) for example i. */
+  value(i: number): number {
+    return this.maxes[i] + Math.log(this.sums[i] / this.count);
+  }
+}

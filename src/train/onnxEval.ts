@@ -5,7 +5,7 @@
  * host in float64, as in evaluate.ts. With noise "inputs" the samples ε are given, so the result
  * can be checked against the engine's own iwaeLogWeights for the same ε.
  */
-import { np, random, tree, type Array } from "../engine/index.js";
+import { np, random, RunningLogMeanExp, tree, type Array } from "../engine/index.js";
 import { compileToOnnx } from "../engine/onnx.js";
 import { createOnnxSession, type OnnxSession } from "../engine/onnxRuntime.js";
 import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
@@ -94,22 +94,12 @@ export async function makeOnnxIwae(model: VaeConfig | Vae, opts: OnnxIwaeOptions
       for (let start = 0; start < count; start += B) {
         const rows = Math.min(B, count - start);
         const xb = paddedBatch(x, D, start, B);
-        const maxes = new Float64Array(rows).fill(-Infinity);
-        const sums = new Float64Array(rows);
+        const acc = new RunningLogMeanExp(rows);
         for (let s = 0; s < k; s += c) {
-          const lw = await logWeights(leaves, xb);
-          for (let i = 0; i < rows; i++) {
-            let mx = maxes[i];
-            for (let j = 0; j < c; j++) mx = Math.max(mx, lw[j * B + i]);
-            let acc = sums[i] * Math.exp(maxes[i] - mx);
-            if (!Number.isFinite(acc)) acc = 0;
-            for (let j = 0; j < c; j++) acc += Math.exp(lw[j * B + i] - mx);
-            maxes[i] = mx;
-            sums[i] = acc;
-          }
+          acc.add(await logWeights(leaves, xb), c, B);
           onProgress?.(++done, total);
         }
-        for (let i = 0; i < rows; i++) per[start + i] = -(maxes[i] + Math.log(sums[i] / k));
+        for (let i = 0; i < rows; i++) per[start + i] = -acc.value(i);
       }
       let sum = 0;
       for (const v of per) sum += v;
