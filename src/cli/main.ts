@@ -7,6 +7,7 @@ import { registerDemo } from "./commands/demo.js";
 import { registerAudio } from "./commands/audio.js";
 import { registerImages } from "./commands/images.js";
 import { registerServe } from "./commands/serve.js";
+import { registerRl } from "./commands/rl.js";
 import { registerAnomaly } from "./commands/anomaly.js";
 
 const program = new Command("vaekit")
@@ -21,6 +22,7 @@ registerDemo(program);
 registerAudio(program);
 registerImages(program);
 registerServe(program);
+registerRl(program);
 registerAnomaly(program);
 for (const c of program.commands) c.exitOverride();
 

@@ -9,3 +9,5 @@ export * from "./policy.js";
 export * from "./evaluate.js";
 export * from "./cmaes.js";
 export * from "./train.js";
+export * from "./world-model.js";
+export * from "./pipeline.js";
