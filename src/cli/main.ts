@@ -8,6 +8,7 @@ import { registerAudio } from "./commands/audio.js";
 import { registerImages } from "./commands/images.js";
 import { registerServe } from "./commands/serve.js";
 import { registerRl } from "./commands/rl.js";
+import { registerText } from "./commands/text.js";
 import { registerAnomaly } from "./commands/anomaly.js";
 
 const program = new Command("vaekit")
@@ -23,6 +24,7 @@ registerAudio(program);
 registerImages(program);
 registerServe(program);
 registerRl(program);
+registerText(program);
 registerAnomaly(program);
 for (const c of program.commands) c.exitOverride();
 
