@@ -201,3 +201,25 @@ test("IWAE bound ≥ ELBO and tightens with k on a trained model", async () => {
   assert.ok(r100.iwae_nll! < r10.iwae_nll!, "k=100 tighter than k=10");
   assert.ok(r100.iwae_nll! < r100.neg_elbo, "IWAE NLL below the negative ELBO");
 });
+
+test("CLI: bad flags exit 2 with one line; a corrupt model file exits 1 with one line and no stack trace", async () => {
+  const { spawnSync } = await import("node:child_process");
+  const cli = new URL("../src/cli/main.js", import.meta.url).pathname;
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+  for (const args of [["train", "--bogus"], ["train", "--epochs", "x"], ["eval", "--model", "m", "--iwae-k", "-1"], ["train", "--binarize", "sometimes"]]) {
+    const r = run(...args);
+    assert.equal(r.status, 2, `${args.join(" ")}: exit ${r.status}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^vaekit: /);
+  }
+  const dir = tmp();
+  writeFileSync(join(dir, "model.safetensors"), "garbage bytes, not a model");
+  const r = run("eval", "--model", dir, "--limit", "4", "--iwae-k", "2");
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /not a valid safetensors file/);
+  assert.doesNotMatch(r.stderr, /\bat \S+:\d+/);
+  const help = run("train", "--help");
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--batch-size/);
+});
