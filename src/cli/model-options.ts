@@ -53,8 +53,20 @@ export function addModelOptions(cmd: Command): Command {
     .option("--kl-warmup <steps>", "linear KL warm-up from 0 to β over this many steps", intArg(1))
     .option("--kl-cycle <steps>", "cyclical KL annealing with this period in steps", intArg(1))
     .option("--kl-ramp <fraction>", "fraction of each KL cycle spent ramping up", floatArg(0, true), 0.5)
-    .option("--kl-cycles <n>", "number of KL cycles, then constant (0 = cycle to the end)", intArg(0), 0);
+    .option("--kl-cycles <n>", "number of KL cycles, then constant (0 = cycle to the end)", intArg(0), 0)
+    .option("--prior <kind>", "standard-normal|vamp (VampPrior: a mixture of the posteriors at learned pseudo-inputs)", choiceArg(PRIOR_CHOICES))
+    .option("--vamp-components <k>", "pseudo-inputs of the VampPrior (default 500)", intArg(1))
+    .option("--posterior <kind>", "gaussian|iaf (inverse autoregressive flow on the Gaussian)", choiceArg(POSTERIOR_CHOICES))
+    .option("--flow-steps <n>", "IAF steps (default 4)", intArg(1))
+    .option("--flow-hidden <sizes>", "hidden widths of each IAF step's MADE network (default 256)", sizesArg("--flow-hidden"))
+    .option("--flow-context <n>", "size of the encoder's context vector fed to every IAF step (0 = none; default 32)", intArg(0))
+    .option("--latents <sizes>", "stochastic layer sizes, bottom (read by the decoder) to top; two or more make a ladder (hierarchical) VAE, e.g. 32,16", sizesArg("--latents"))
+    .option("--ladder-hidden <sizes>", "hidden widths of the ladder's bottom-up and top-down MLPs (default 256)", sizesArg("--ladder-hidden"))
+    .option("--ladder-merge <kind>", "residual (bottom-up shifts the top-down prior; default)|precision (LVAE precision weighting)", choiceArg(["precision", "residual"] as const));
 }
+
+export const PRIOR_CHOICES = ["standard-normal", "vamp"] as const;
+export const POSTERIOR_CHOICES = ["gaussian", "iaf"] as const;
 
 function readConfigFile(path: string): VaeConfig {
   let json: unknown;
@@ -156,5 +168,51 @@ export function modelConfigFrom(o: Record<string, unknown>, given: (name: string
     }
     cfg.objective = obj;
   }
+  applyLatentFlags(cfg, o, given);
   return parseVaeConfig(cfg, "model flags");
 }
+
+/** --prior/--posterior/--latents and their options: change cfg where a flag was given. */
+function applyLatentFlags(cfg: VaeConfig, o: Record<string, unknown>, given: (name: string) => boolean): void {
+  // prior
+  if (given("prior")) {
+    cfg.prior = o.prior === "vamp" ? { type: "vamp", components: (o.vampComponents as number | undefined) ?? 500, pseudoInputs: "sigmoid" } : { type: "standard-normal" };
+  }
+  if (given("vampComponents")) {
+    if (cfg.prior.type !== "vamp") throw new VaekitError("--vamp-components needs --prior vamp");
+    cfg.prior = { ...cfg.prior, components: o.vampComponents as number };
+  }
+
+  // posterior
+  const flowFlags = ["flowSteps", "flowHidden", "flowContext"].filter(given);
+  if (given("posterior") && o.posterior === "gaussian") {
+    if (flowFlags.length) throw new VaekitError(`--${kebab(flowFlags[0])} needs --posterior iaf`);
+    delete cfg.posterior;
+  } else if (given("posterior") || flowFlags.length) {
+    const prev = cfg.posterior?.type === "iaf" ? cfg.posterior : undefined;
+    if (!given("posterior") && !prev) throw new VaekitError(`--${kebab(flowFlags[0])} needs --posterior iaf`);
+    cfg.posterior = {
+      type: "iaf",
+      steps: (o.flowSteps as number | undefined) ?? prev?.steps ?? 4,
+      hidden: (o.flowHidden as number[] | undefined) ?? prev?.hidden ?? [256],
+      context: (o.flowContext as number | undefined) ?? prev?.context ?? 32,
+    };
+  }
+
+  // hierarchy
+  if (given("latents")) {
+    if (given("latent")) throw new VaekitError("choose one of --latent and --latents");
+    const sizes = o.latents as number[];
+    cfg.latentDim = sizes[0];
+    if (sizes.length === 1) delete cfg.hierarchy;
+    else cfg.hierarchy = { latents: sizes.slice(1), hidden: cfg.hierarchy?.hidden ?? [256], merge: cfg.hierarchy?.merge ?? "residual" };
+  }
+  const ladderFlags = ["ladderHidden", "ladderMerge"].filter(given);
+  if (ladderFlags.length) {
+    if (!cfg.hierarchy) throw new VaekitError(`--${kebab(ladderFlags[0])} needs a ladder VAE: give --latents with two or more sizes`);
+    if (given("ladderHidden")) cfg.hierarchy = { ...cfg.hierarchy, hidden: o.ladderHidden as number[] };
+    if (given("ladderMerge")) cfg.hierarchy = { ...cfg.hierarchy, merge: o.ladderMerge as "precision" | "residual" };
+  }
+}
+
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());

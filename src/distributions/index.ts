@@ -67,6 +67,14 @@ export class DiagGaussian implements Distribution {
     return ratio.add(quad).sub(1).sub(this.logVar.ref).add(other.logVar.ref).sum(-1).mul(0.5);
   }
 
+  /** KL(this ‖ other) per dimension [..., L] (ladder VAEs: free bits and active units per layer). */
+  klPerDim(other: DiagGaussian): Array {
+    const d = this.loc.ref.sub(other.loc.ref);
+    const ratio = np.exp(this.logVar.ref.sub(other.logVar.ref));
+    const quad = d.ref.mul(d).mul(np.exp(np.negative(other.logVar.ref)));
+    return ratio.add(quad).sub(1).sub(this.logVar.ref).add(other.logVar.ref).mul(0.5);
+  }
+
   entropy(): Array {
     return this.logVar.ref.add(1 + LOG_2PI).sum(-1).mul(0.5);
   }

@@ -94,6 +94,59 @@ export const ObjectiveConfig = z
   .refine((o) => o.type === "elbo" || o.freeBits === 0, { message: "free bits apply to the elbo objective only", path: ["freeBits"] });
 export type ObjectiveConfig = z.infer<typeof ObjectiveConfig>;
 
+/**
+ * The prior p(z). standard-normal: N(0, I) (the reference). vamp: the VampPrior (Tomczak &
+ * Welling 2018), p(z) = (1/K) Σ_k q(z|u_k), a uniform mixture of the encoder's Gaussian
+ * posteriors at K learned pseudo-inputs u_k. `pseudoInputs` maps the stored parameters to the data
+ * space: sigmoid keeps them in (0, 1) like image pixels, identity leaves them unconstrained.
+ * With a flow posterior the components are the encoder's Gaussians before the flow; in a ladder
+ * VAE the VampPrior is the prior of the top layer.
+ */
+export const PriorConfig = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("standard-normal") }),
+  z.object({
+    type: z.literal("vamp"),
+    components: z.number().int().positive().default(500),
+    pseudoInputs: z.enum(["sigmoid", "identity"]).default("sigmoid"),
+  }),
+]);
+export type PriorConfig = z.infer<typeof PriorConfig>;
+
+/**
+ * The posterior q(z|x). gaussian: diagonal Gaussian (the reference; the default when absent).
+ * iaf: inverse autoregressive flow (Kingma et al. 2016) on top of the Gaussian: `steps` MADE
+ * networks with `hidden` masked ReLU layers, each also fed a `context` vector from the encoder
+ * (0 = none); the variable order is reversed between steps. log q(z|x) includes the log-det.
+ */
+export const PosteriorConfig = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("gaussian") }),
+  z.object({
+    type: z.literal("iaf"),
+    steps: z.number().int().positive().default(4),
+    hidden: z.array(z.number().int().positive()).min(1).default([256]),
+    context: z.number().int().nonnegative().default(32),
+  }),
+]);
+export type PosteriorConfig = z.infer<typeof PosteriorConfig>;
+
+/**
+ * A ladder (hierarchical) VAE with top-down inference (Sønderby et al. 2016). `latentDim` is the
+ * bottom layer z₁ (what the decoder reads); `latents` lists the layers above it, bottom to top.
+ * Bottom-up: the encoder network gives features d₁ and (μ̂₁, log σ̂₁²); each higher layer's
+ * MLP (`hidden`) maps d_{i−1} to d_i and (μ̂_i, log σ̂_i²). Top-down: p(z_i|z_{i+1}) is an MLP
+ * (`hidden`) of z_{i+1}, shared by the generative model and inference; q(z_i|·) merges it with
+ * the bottom-up estimate: residual (default): the bottom-up outputs shift the prior's mean and
+ * log-variance (μ_p + μ̂, log σ_p² + log σ̂², as in NVAE); precision: LVAE's precision-weighted
+ * mean and variance (trained markedly slower than the plain VAE in our runs).
+ * The top layer's q is bottom-up only; its prior is the configured prior.
+ */
+export const HierarchyConfig = z.object({
+  latents: z.array(z.number().int().positive()).min(1),
+  hidden: z.array(z.number().int().positive()).min(1).default([256]),
+  merge: z.enum(["precision", "residual"]).default("residual"),
+});
+export type HierarchyConfig = z.infer<typeof HierarchyConfig>;
+
 /** Padding of a conv config: as given, else ⌊(kernel − stride + 1)/2⌋. */
 export function convPadding(c: ConvConfig): number {
   return c.padding ?? Math.max(0, Math.floor((c.kernel - c.stride + 1) / 2));
@@ -118,7 +171,11 @@ export const VaeConfig = z.object({
   encoder: NetworkConfig,
   decoder: NetworkConfig,
   likelihood: LikelihoodConfig,
-  prior: z.object({ type: z.literal("standard-normal") }).default({ type: "standard-normal" }),
+  prior: PriorConfig.default({ type: "standard-normal" }),
+  /** Absent: a diagonal Gaussian (the reference). Optional, so existing files keep their bytes. */
+  posterior: PosteriorConfig.optional(),
+  /** Absent: one stochastic layer. */
+  hierarchy: HierarchyConfig.optional(),
   beta: z.number().nonnegative().default(1),
   /** Absent: the plain ELBO with constant weight β (the reference). */
   objective: ObjectiveConfig.optional(),
@@ -127,6 +184,12 @@ export const VaeConfig = z.object({
     const net = c[side];
     const problem = net.type === "conv" ? convStackProblem(net, c.inputShape[0], c.inputShape[1]) : null;
     if (problem) ctx.addIssue({ code: "custom", message: problem, path: [side, "channels"] });
+  }
+  const flow = c.posterior?.type === "iaf";
+  if (flow && c.hierarchy) ctx.addIssue({ code: "custom", message: "a flow posterior is not supported in a ladder (hierarchical) VAE", path: ["posterior"] });
+  // free bits need the KL split per latent dimension in closed form
+  if ((c.objective?.freeBits ?? 0) > 0 && (flow || c.prior.type !== "standard-normal")) {
+    ctx.addIssue({ code: "custom", message: "free bits need a closed-form per-dimension KL: not available with a flow posterior or a VampPrior", path: ["objective", "freeBits"] });
   }
 });
 export type VaeConfig = z.infer<typeof VaeConfig>;
@@ -156,6 +219,16 @@ export function parseVaeConfig(json: unknown, source = "model config"): VaeConfi
 }
 
 export const inputSize = (c: VaeConfig) => c.inputShape[0] * c.inputShape[1] * c.inputShape[2];
+
+/** Sizes of the stochastic layers, bottom (z₁, read by the decoder) to top. */
+export const latentSizes = (c: VaeConfig): number[] => [c.latentDim, ...(c.hierarchy?.latents ?? [])];
+
+/**
+ * True for the reference family: one layer, diagonal Gaussian q, p = N(0, I). Only these models
+ * have a closed-form KL and a parameter-free `Vae.prior`.
+ */
+export const isPlainLatent = (c: VaeConfig): boolean =>
+  !c.hierarchy && (c.posterior?.type ?? "gaussian") === "gaussian" && c.prior.type === "standard-normal";
 
 /** The objective with its defaults filled in (absent = plain ELBO). */
 export function objectiveOf(c: VaeConfig): ObjectiveConfig {

@@ -1,5 +1,5 @@
 /** Jitted inference on a trained model: encode to μ, decode to the likelihood's mean, sample. */
-import { jitted, np, tree, type Array } from "../engine/index.js";
+import { jitted, keyFromWords, np, tree, type Array } from "../engine/index.js";
 import { inputSize } from "./config.js";
 import { buildVae, type VaeParams } from "./vae.js";
 import type { ModelBundle } from "./io.js";
@@ -55,6 +55,13 @@ export function makeInference(bundle: ModelBundle): Inference {
     decode,
     sample(n, seed, temperature = 1) {
       const rng = new Rng(seed);
+      if (!model.plain) {
+        // VampPrior / ladder: the prior needs the parameters (ancestral sampling on the device)
+        const draw = jitted((p: VaeParams, key: Array) => model.samplePrior(p, key, n, temperature));
+        const z = draw(tree.ref(params), keyFromWords(rng.nextUint32(), rng.nextUint32()));
+        const zHost = z.dataSync() as Float32Array;
+        return { z: zHost, x: decode(zHost) };
+      }
       const z = new Float32Array(n * L);
       for (let i = 0; i < z.length; i++) z[i] = rng.normal() * temperature;
       return { z, x: decode(z) };

@@ -79,7 +79,8 @@ function mapLayers(params: VaeParams): MapLayers {
   while (layer(`enc_conv${n + 1}`)) n++;
   if (n > 0) {
     const c = layer(`enc_conv${n}`)!.w.shape[3];
-    const readers = layer("enc_fc1") ? ["enc_fc1"] : ["enc_mu", "enc_logvar"];
+    // every dense layer that reads the encoder's output (the flattened map, when no enc_fc follows)
+    const readers = layer("enc_fc1") ? ["enc_fc1"] : ["enc_mu", "enc_logvar", "enc_ctx", "enc_up2_fc1"].filter((name) => layer(name));
     for (const name of readers) {
       const F = layer(name)!.w.shape[0];
       reads.set(name, [F / c, c]);

@@ -3,7 +3,7 @@
  * IWAE estimate of −log p(x) with k importance samples, chunked over k so k = 5000 fits in memory.
  * Sums are taken on the host in float64 (float32 sums drift over 10⁴–10⁷ terms).
  */
-import { jitted, np, random, tree, type Array } from "../engine/index.js";
+import { jitted, np, random, RunningLogMeanExp, tree, type Array } from "../engine/index.js";
 import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
 import type { Vae, VaeParams } from "../models/vae.js";
 import { inputSize } from "../models/config.js";
@@ -87,27 +87,16 @@ export function makeEvaluator(model: Vae) {
       }
       opts.onProgress?.(++done, total);
       if (iwae) {
-        // running log-sum-exp per example over chunks, in float64
-        const maxes = new Float64Array(m).fill(-Infinity);
-        const sums = new Float64Array(m);
+        const acc = new RunningLogMeanExp(m);
         let ikey = keys[2];
         for (let s = 0; s < k; s += c) {
           const ks = np.unstack(random.split(ikey, 2));
           ikey = ks[0];
-          const lw = iwaeFn(c)(tree.ref(params), np.array(xb).reshape([B, D]), ks[1]).dataSync(); // [c, B]
-          for (let i = 0; i < m; i++) {
-            let mx = maxes[i];
-            for (let j = 0; j < c; j++) mx = Math.max(mx, lw[j * B + i]);
-            let acc = sums[i] * Math.exp(maxes[i] - mx);
-            if (!Number.isFinite(acc)) acc = 0;
-            for (let j = 0; j < c; j++) acc += Math.exp(lw[j * B + i] - mx);
-            maxes[i] = mx;
-            sums[i] = acc;
-          }
+          acc.add(iwaeFn(c)(tree.ref(params), np.array(xb).reshape([B, D]), ks[1]).dataSync(), c, B); // [c, B]
           opts.onProgress?.(++done, total);
         }
         ikey.dispose();
-        for (let i = 0; i < m; i++) iwae[start + i] = -(maxes[i] + Math.log(sums[i] / k));
+        for (let i = 0; i < m; i++) iwae[start + i] = -acc.value(i);
       }
     }
     key.dispose();
@@ -126,5 +115,52 @@ export function makeEvaluator(model: Vae) {
       result.iwae_bpd = bitsPerDim(result.iwae_nll, D);
     }
     return result;
+  };
+}
+
+export interface ActiveUnits {
+  /** Units whose posterior mean varies over the data by more than the threshold. */
+  active: number;
+  total: number;
+  /** The same count per stochastic layer, bottom to top. */
+  perLayer: number[];
+  /** Var_x(E_q[z_u|x]) per unit (float64), bottom layer first. */
+  variance: Float64Array;
+}
+
+/**
+ * Active units (Burda et al. 2016): unit u is active when Var_x(E_q[z_u|x]) > threshold (0.01).
+ * Uses Vae.posteriorMeans: every layer of a ladder, and for a flow posterior the flow's image of
+ * the Gaussian mean (a summary of the posterior, not its exact mean).
+ */
+export function makeActiveUnits(model: Vae) {
+  const meansFn = jitted((p: VaeParams, x: Array) => model.posteriorMeans(p, x));
+  return function activeUnits(params: VaeParams, x: Float32Array, opts: { threshold?: number; batchSize?: number } = {}): ActiveUnits {
+    const D = inputSize(model.config);
+    const n = x.length / D;
+    const B = opts.batchSize ?? 256;
+    const U = model.latentSizes.reduce((a, b) => a + b, 0);
+    const sum = new Float64Array(U);
+    const sumSq = new Float64Array(U);
+    for (let start = 0; start < n; start += B) {
+      const m = Math.min(B, n - start);
+      const mu = meansFn(tree.ref(params), np.array(paddedBatch(x, D, start, B)).reshape([B, D])).dataSync();
+      for (let i = 0; i < m; i++) {
+        for (let u = 0; u < U; u++) {
+          const v = mu[i * U + u];
+          sum[u] += v;
+          sumSq[u] += v * v;
+        }
+      }
+    }
+    const threshold = opts.threshold ?? 0.01;
+    const variance = sum.map((s, u) => Math.max(0, sumSq[u] / n - (s / n) ** 2));
+    const perLayer: number[] = [];
+    let offset = 0;
+    for (const size of model.latentSizes) {
+      perLayer.push(variance.subarray(offset, offset + size).filter((v) => v > threshold).length);
+      offset += size;
+    }
+    return { active: perLayer.reduce((a, b) => a + b, 0), total: U, perLayer, variance };
   };
 }
