@@ -243,7 +243,9 @@ function claims(rows: Row[]): string[] {
   }
   for (const [name, what] of [["iwae-k5", "IWAE (k = 5) training"], ["ladder", "the ladder (hierarchical) VAE"]] as const) {
     const r = peers.find((p) => p.variant === name);
-    if (r) lines.push(`- ${check(r.iwae_nll < ref.iwae_nll)} ${what}: ${r.iwae_nll.toFixed(2)} vs the plain VAE's ${ref.iwae_nll.toFixed(2)} nats (${(ref.iwae_nll - r.iwae_nll).toFixed(2)} better)`);
+    if (!r) continue;
+    const gain = ref.iwae_nll - r.iwae_nll;
+    lines.push(`- ${check(gain > 0)} ${what}: ${r.iwae_nll.toFixed(2)} vs the plain VAE's ${ref.iwae_nll.toFixed(2)} nats (${Math.abs(gain).toFixed(2)} ${gain > 0 ? "better" : "worse"})`);
   }
   const others = rows.filter((r) => !comparable(r, ref));
   if (others.length) lines.push(`- (${others.map((r) => r.variant).join(", ")}: run with other settings than the reference row; not compared)`);
