@@ -33,3 +33,7 @@ export function sizeArg(v: string): number {
   }
   return n;
 }
+
+/** The engines a training or evaluation step can run on (see TrainConfig.engine). */
+export const ENGINE_CHOICES = ["jax", "onnx"] as const;
+export const ENGINE_HELP = "jax (the engine on --device) | onnx (ONNX Runtime's CPU kernels; needs onnxruntime-node)";

@@ -3,6 +3,14 @@ import { z } from "zod";
 export const Binarize = z.enum(["none", "dynamic", "static"]);
 export type Binarize = z.infer<typeof Binarize>;
 
+/**
+ * What runs the training step. jax: the engine's jitted step on the active device (wasm/webgpu),
+ * or, with workers > 1, data-parallel worker threads (wasm). onnx: the traced gradient on ONNX
+ * Runtime's native CPU kernels (Node, optional onnxruntime-node) with `workers` intra-op threads.
+ */
+export const TrainEngine = z.enum(["jax", "onnx"]);
+export type TrainEngine = z.infer<typeof TrainEngine>;
+
 /** Everything that decides a training run besides the model; stored in every checkpoint. */
 export const TrainConfig = z.object({
   epochs: z.number().int().positive(),
@@ -13,5 +21,9 @@ export const TrainConfig = z.object({
   binarize: Binarize.default("dynamic"),
   /** Clip the global gradient norm (0 = off). */
   clipNorm: z.number().nonnegative().default(0),
+  /** How steps are computed; it changes speed, not the loss (the noise stream differs for onnx). */
+  engine: TrainEngine.default("jax"),
+  /** jax: data-parallel worker threads (1 = the main thread); onnx: ONNX Runtime threads. */
+  workers: z.number().int().positive().default(1),
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;

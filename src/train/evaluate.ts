@@ -8,6 +8,9 @@ import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
 import type { Vae, VaeParams } from "../models/vae.js";
 import { inputSize } from "../models/config.js";
 import { bitsPerDim } from "../distributions/likelihoods.js";
+import { VaekitError } from "../errors.js";
+import { plainLatentProblem } from "./parallelShard.js";
+import type * as OnnxEvalModule from "./onnxEval.js";
 
 export interface EvalOptions {
   iwaeK?: number; // 0 = skip IWAE
@@ -116,6 +119,50 @@ export function makeEvaluator(model: Vae) {
     }
     return result;
   };
+}
+
+/** What computes the IWAE estimate: the engine (jax) or ONNX Runtime (onnx, Node only). */
+export type EvalEngine = "jax" | "onnx";
+
+export interface EngineEvalOptions extends EvalOptions {
+  engine?: EvalEngine;
+  /** ONNX Runtime intra-op threads (engine onnx). */
+  threads?: number;
+}
+
+/** Node-only modules load on request; a computed specifier keeps bundlers from pulling them into browser builds. */
+const nodeOnly = <T>(path: string): Promise<T> => import(/* @vite-ignore */ path) as Promise<T>;
+
+/**
+ * makeEvaluator's evaluation with the IWAE estimate on the chosen engine. onnx: the same estimator
+ * (k importance samples, log-mean-exp in float64 on the host) with the log-weights computed by
+ * ONNX Runtime from its own samples, so IWAE agrees with the jax engine's within Monte-Carlo
+ * error; the ELBO part always runs on the engine and is identical for both.
+ */
+export async function evaluateWithEngine(model: Vae, params: VaeParams, x: Float32Array, opts: EngineEvalOptions = {}): Promise<EvalResult> {
+  const { engine = "jax", threads = 1, ...rest } = opts;
+  const k = rest.iwaeK ?? 0;
+  if (engine === "jax" || k === 0) return makeEvaluator(model)(params, x, rest);
+  const problem = plainLatentProblem(model.config);
+  if (problem) throw new VaekitError(`--engine onnx cannot evaluate this model: ${problem}; use --engine jax`);
+  const mod = await nodeOnly<typeof OnnxEvalModule>("./onnxEval.js");
+  const missing = await mod.onnxRuntimeProblem();
+  if (missing) throw new VaekitError(`--engine onnx needs onnxruntime-node, which could not be loaded (${missing}); install it or use --engine jax`);
+  const D = inputSize(model.config);
+  const n = x.length / D;
+  // the same batches (and so the same ELBO samples) as makeEvaluator with IWAE on
+  const B = rest.batchSize ?? 32;
+  const c = chunkSize(k, Math.max(1, Math.floor(4096 / B)));
+  const iwaeRuns = Math.ceil(n / B) * (k / c);
+  const elbo = makeEvaluator(model)(params, x, { ...rest, iwaeK: 0, batchSize: B, onProgress: (d, t) => rest.onProgress?.(d, t + iwaeRuns) });
+  const elboRuns = Math.ceil(n / B);
+  const iwae = await mod.makeOnnxIwae(model, { batch: B, chunk: c, threads, seed: rest.seed ?? 0 });
+  try {
+    const r = await iwae.evaluate(params, x, k, (d) => rest.onProgress?.(elboRuns + d, elboRuns + iwaeRuns));
+    return { ...elbo, iwae_nll: r.iwae_nll, iwae_k: k, iwae_bpd: bitsPerDim(r.iwae_nll, D), perExample: { ...elbo.perExample, iwaeNll: r.perExample } };
+  } finally {
+    await iwae.close();
+  }
 }
 
 export interface ActiveUnits {

@@ -6,12 +6,15 @@
  * can be checked against the engine's own iwaeLogWeights for the same ε.
  */
 import { np, random, RunningLogMeanExp, tree, type Array } from "../engine/index.js";
-import { compileToOnnx } from "../engine/onnx.js";
+import { compileToOnnx, type OnnxProgram } from "../engine/onnx.js";
 import { createOnnxSession, type OnnxSession } from "../engine/onnxRuntime.js";
 import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
 import { inputSize, type VaeConfig } from "../models/config.js";
 import { VaekitError } from "../errors.js";
-import { flatLayout, flattenToHost } from "./parallelShard.js";
+import { flatLayout, flattenToHost, plainLatentProblem } from "./parallelShard.js";
+import { unsupported } from "./onnxStep.js";
+
+export { onnxRuntimeProblem } from "./onnxStep.js";
 import { paddedBatch } from "./evaluate.js";
 
 /** log w [k, B] for x [B, D] and noise eps [k, B, L] (both consumed); params borrowed. */
@@ -48,6 +51,8 @@ export interface OnnxIwae {
 export async function makeOnnxIwae(model: VaeConfig | Vae, opts: OnnxIwaeOptions = {}): Promise<OnnxIwae> {
   if (!("encode" in model)) model = buildVae(model);
   const m = model;
+  const problem = plainLatentProblem(m.config);
+  if (problem) throw new VaekitError(`the onnx engine cannot evaluate this model: ${problem}; use --engine jax`);
   const B = opts.batch ?? 100;
   const c = opts.chunk ?? 100;
   const D = inputSize(m.config);
@@ -62,9 +67,15 @@ export async function makeOnnxIwae(model: VaeConfig | Vae, opts: OnnxIwaeOptions
   };
   const examples = [...likeLeaves.map((a) => a.ref), np.zeros([B, D]), np.zeros([c, B, L])];
   const noise = opts.noise ?? "graph";
-  const program = compileToOnnx(fn as never, examples, noise === "graph" ? { randomInputs: { [n + 1]: "normal" }, seed: opts.seed ?? 0 } : {});
-  tree.dispose(examples);
-  tree.dispose(like);
+  let program: OnnxProgram;
+  try {
+    program = compileToOnnx(fn as never, examples, noise === "graph" ? { randomInputs: { [n + 1]: "normal" }, seed: opts.seed ?? 0 } : {});
+  } catch (e) {
+    throw unsupported(e, "evaluate");
+  } finally {
+    tree.dispose(examples);
+    tree.dispose(like);
+  }
   const session: OnnxSession = await createOnnxSession(program, { threads: opts.threads ?? 1 });
   const leavesOf = (params: VaeParams) => {
     const flat = flattenToHost(params, layout);

@@ -11,8 +11,8 @@ import { defaultAdam, np, random, tree, valueAndGrad, type AdamState, type Array
 import { createHostAdam } from "../engine/optimWasm.js";
 
 type JsTreeDef = ReturnType<typeof tree.flatten>[1];
-import { compileToOnnx, type OnnxProgram } from "../engine/onnx.js";
-import { createOnnxSession, type OnnxSession } from "../engine/onnxRuntime.js";
+import { compileToOnnx, OnnxUnsupportedError, type OnnxProgram } from "../engine/onnx.js";
+import { createOnnxSession, loadOnnxRuntime, onnxRuntimeUnavailable, type OnnxSession } from "../engine/onnxRuntime.js";
 import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
 import { inputSize, type VaeConfig } from "../models/config.js";
 import { VaekitError } from "../errors.js";
@@ -66,6 +66,17 @@ export function gradientFunction(model: Vae, tc: TrainConfig, def: JsTreeDef) {
   };
 }
 
+/** Why ONNX Runtime cannot be used here (the optional onnxruntime-node failed to load), or null. */
+export async function onnxRuntimeProblem(): Promise<string | null> {
+  return (await loadOnnxRuntime()) ? null : onnxRuntimeUnavailable();
+}
+
+/** A model the ONNX exporter cannot express becomes a one-line user error that names the way out. */
+export function unsupported(e: unknown, what: "train" | "evaluate"): unknown {
+  if (!(e instanceof OnnxUnsupportedError)) return e;
+  return new VaekitError(`the onnx engine cannot ${what} this model (${e.message}); use --engine jax`);
+}
+
 /** `model` is a config (built with buildVae) or an already built model. */
 export async function makeOnnxTrainStep(model: VaeConfig | Vae, tc: TrainConfig, opts: OnnxStepOptions = {}): Promise<OnnxTrainStep> {
   if (!("encode" in model)) model = buildVae(model);
@@ -78,14 +89,20 @@ export async function makeOnnxTrainStep(model: VaeConfig | Vae, tc: TrainConfig,
   const D = inputSize(config);
   const noise = opts.noise ?? "graph";
   const problem = shardingProblem(config);
-  if (problem) throw new VaekitError(`the onnx engine cannot train this model: ${problem}`);
+  if (problem) throw new VaekitError(`the onnx engine cannot train this model: ${problem}; use --engine jax --workers 1`);
   const adam = { ...defaultAdam, lr: tc.lr, clipNorm: tc.clipNorm };
   const epsShape = noiseShape(config, B);
   const scalar = () => np.array(0, { dtype: np.float32 });
   const examples = [...likeLeaves.map((a) => a.ref), scalar(), np.zeros([B, D]), np.zeros([B, D]), np.zeros(epsShape)];
   const randomInputs = noise === "graph" ? { [nLeaves + 2]: "uniform" as const, [nLeaves + 3]: "normal" as const } : {};
-  const program = compileToOnnx(gradientFunction(model, tc, def) as never, examples, { randomInputs, seed: opts.seed ?? 0 });
-  tree.dispose(examples);
+  let program: OnnxProgram;
+  try {
+    program = compileToOnnx(gradientFunction(model, tc, def) as never, examples, { randomInputs, seed: opts.seed ?? 0 });
+  } catch (e) {
+    throw unsupported(e, "train");
+  } finally {
+    tree.dispose(examples);
+  }
   const session: OnnxSession = await createOnnxSession(program, { threads: opts.threads ?? 1, profilePrefix: opts.profilePrefix });
   const leaves = (vec: Float32Array) => layout.shapes.map((shape, i) => vec.subarray(layout.offsets[i], layout.offsets[i] + shape.reduce((a, b) => a * b, 1)));
   const host = createHostAdam(layout.shapes.map((shape) => shape.reduce((a, b) => a * b, 1)));

@@ -58,7 +58,7 @@ export async function makeParallelTrainStep(config: VaeConfig, tc: TrainConfig, 
   if (workers > B) throw new VaekitError(`--workers ${workers} is more than the batch size ${B}`);
   if (typeof SharedArrayBuffer === "undefined") throw new VaekitError("parallel training needs SharedArrayBuffer, which this runtime lacks");
   const problem = shardingProblem(config);
-  if (problem) throw new VaekitError(`--workers > 1 is not possible for this model: ${problem}`);
+  if (problem) throw new VaekitError(`--workers > 1 is not possible for this model: ${problem}; use --workers 1`);
   const D = inputSize(config);
   const like = buildVae(config).init(random.key(0)); // structure and shapes only
   const layout: FlatLayout = flatLayout(like);

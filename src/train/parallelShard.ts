@@ -59,10 +59,25 @@ export function unflattenFromHost(like: VaeParams, layout: FlatLayout, vec: Floa
 export const SHARD_STATS = 3;
 
 /**
- * Why a config's training loss cannot be split over examples (null when it can). Free bits
- * clamp the batch-mean KL per dimension, which is not a sum of per-example terms.
+ * Why shardLoss / the ONNX IWAE log-weights do not compute this model's bounds (null when they
+ * do): they are written for one stochastic layer with a diagonal Gaussian q(z|x) and p(z) = N(0, I)
+ * (closed-form KL), any encoder, decoder and likelihood.
+ */
+export function plainLatentProblem(config: VaeConfig): string | null {
+  if (config.hierarchy) return "a ladder (hierarchical) VAE has several stochastic layers, and this path handles one Gaussian layer";
+  if (config.posterior?.type === "iaf") return "an IAF flow posterior has no closed-form KL, and this path handles a plain Gaussian posterior";
+  if (config.prior.type !== "standard-normal") return `the ${config.prior.type === "vamp" ? "VampPrior" : "configured prior"} is not the N(0, I) prior this path handles`;
+  return null;
+}
+
+/**
+ * Why a config's training loss cannot be split over examples by shardLoss (null when it can):
+ * a model beyond the plain Gaussian-latent family (plainLatentProblem), or free bits, which clamp
+ * the batch-mean KL per dimension: not a sum of per-example terms.
  */
 export function shardingProblem(config: VaeConfig): string | null {
+  const latent = plainLatentProblem(config);
+  if (latent) return latent;
   const obj = objectiveOf(config);
   if (obj.freeBits > 0) return "free bits clamp the batch-mean KL, which does not split over examples";
   return null;

@@ -78,10 +78,11 @@ function loadCheckpoint(dir: string, config: VaeConfig, tc: TrainConfig): TrainS
     throw new VaekitError(`--resume: ${path} was trained with a different model config; use the same flags or a new --out`);
   }
   const savedTc = TrainConfig.parse(JSON.parse(metadata.train));
-  const { epochs: _a, ...restSaved } = savedTc;
-  const { epochs: _b, ...restNow } = tc;
+  // the engine and its workers change how steps are computed, not what is trained: they may change
+  const { epochs: _a, engine: _c, workers: _d, ...restSaved } = savedTc;
+  const { epochs: _b, engine: _e, workers: _f, ...restNow } = tc;
   if (JSON.stringify(restSaved) !== JSON.stringify(restNow)) {
-    throw new VaekitError(`--resume: ${path} used different training settings (${JSON.stringify(restSaved)}); only --epochs may change`);
+    throw new VaekitError(`--resume: ${path} used different training settings (${JSON.stringify(restSaved)}); only --epochs, --engine and --workers may change`);
   }
   const params = fromStateDict(config, unprefixed("params.", tensors), path);
   const m = fromStateDict(config, unprefixed("adam_m.", tensors), path);
@@ -104,6 +105,7 @@ export async function runTraining(opts: RunOptions): Promise<TrainState> {
   if (opts.resume && state.epoch >= tc.epochs) return state;
   let lastGood = state.epoch;
   const hooks: TrainHooks = {
+    onStart: opts.hooks?.onStart,
     onStep: opts.hooks?.onStep,
     onEpoch: async (s, m) => {
       saveCheckpoint(outDir, config, tc, s, opts.dataSpec ?? opts.data.name);

@@ -1,14 +1,15 @@
 /** The core commands: train, eval, sample, reconstruct. */
 import { Command } from "commander";
+import { activeDevice } from "../../engine/index.js";
 import { loadDataset } from "../../data/load.js";
 import { loadModel } from "../../models/files.js";
 import { makeInference } from "../../models/inference.js";
 import { buildVae } from "../../models/vae.js";
-import { makeEvaluator } from "../../train/evaluate.js";
+import { evaluateWithEngine } from "../../train/evaluate.js";
 import { TrainConfig } from "../../train/config.js";
 import { runTraining } from "../../train/run.js";
 import { checkShape, dataHelp, loadEvalData, startEngine, withCommon, writeGrid } from "../common.js";
-import { choiceArg, floatArg, intArg, sizeArg } from "../options.js";
+import { choiceArg, ENGINE_CHOICES, ENGINE_HELP, floatArg, intArg, sizeArg } from "../options.js";
 import { progressBar } from "../progress.js";
 import { addModelOptions, modelConfigFrom } from "../model-options.js";
 
@@ -26,6 +27,8 @@ export function registerCore(program: Command): void {
       .option("--lr <x>", "Adam learning rate", floatArg(0, true), 1e-3)
       .option("--clip-norm <x>", "clip the global gradient norm (0 = off)", floatArg(0), 0)
       .option("--seed <n>", "random seed", intArg(0), 0)
+      .option("--engine <engine>", `what runs the training step: ${ENGINE_HELP}`, choiceArg(ENGINE_CHOICES), "jax")
+      .option("--workers <n>", "jax: data-parallel worker threads (wasm); onnx: ONNX Runtime threads", intArg(1), 1)
       .option("--validation <size>", "validation examples held out of the training split (count or fraction)", sizeArg, 0.1)
       .option("--out <dir>", "output directory", "runs/train")
       .option("--resume", "continue the run in --out from its last checkpoint", false),
@@ -35,10 +38,20 @@ export function registerCore(program: Command): void {
     const data = loadDataset(o.data, "train");
     const config = modelConfigFrom(o, (name) => train.getOptionValueSource(name) === "cli", data.shape as [number, number, number]);
     const binarize = o.binarize ?? (config.likelihood.type === "bernoulli" ? "dynamic" : "none");
-    const tc = TrainConfig.parse({ epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, binarize, clipNorm: o.clipNorm });
+    const tc = TrainConfig.parse({
+      epochs: o.epochs,
+      batchSize: o.batchSize,
+      lr: o.lr,
+      seed: o.seed,
+      binarize,
+      clipNorm: o.clipNorm,
+      engine: o.engine,
+      workers: o.workers,
+    });
     const nVal = o.validation < 1 ? Math.round(data.n * o.validation) : o.validation;
     const batches = Math.floor((data.n - nVal) / tc.batchSize);
-    let bar = progressBar("train", tc.epochs * batches, o.quiet);
+    // the bar starts once the engine is up, so the engine line is printed above it
+    let bar = progressBar("train", 1, true);
     const state = await runTraining({
       config,
       train: tc,
@@ -48,6 +61,10 @@ export function registerCore(program: Command): void {
       resume: o.resume,
       dataSpec: o.data,
       hooks: {
+        onStart: (info) => {
+          if (!o.quiet) process.stderr.write(`engine: ${info.summary}\n`);
+          bar = progressBar("train", tc.epochs * batches, o.quiet);
+        },
         onStep: ({ epoch, batch, loss }) => bar.update((epoch - 1) * batches + batch, { epoch, loss }),
         onEpoch: (_s, m) => {
           bar.stop();
@@ -74,6 +91,7 @@ export function registerCore(program: Command): void {
       .option("--iwae-k <k>", "importance samples for the IWAE estimate (0 = skip)", intArg(0), 1000)
       .option("--limit <n>", "only the first n examples", intArg(1))
       .option("--seed <n>", "seed for test binarisation and sampling", intArg(0), 0)
+      .option("--engine <engine>", `what computes the IWAE estimate: ${ENGINE_HELP}`, choiceArg(ENGINE_CHOICES), "jax")
       .option("--json", "print one JSON object", false),
   ).action(async (o) => {
     await startEngine(o.device, o.quiet);
@@ -82,9 +100,14 @@ export function registerCore(program: Command): void {
     const ds = loadEvalData(o.data, o.split, mode, o.seed, o.limit);
     checkShape(ds, bundle);
     const k = o.iwaeK;
+    if (!o.quiet) {
+      const where = o.engine === "onnx" && k > 0 ? `IWAE on ONNX Runtime CPU, 1 thread; ELBO on ${activeDevice()}` : `on ${activeDevice()}`;
+      process.stderr.write(`engine: ${o.engine} (${where})\n`);
+    }
     const bar = progressBar("eval", 1, o.quiet);
     const t0 = performance.now();
-    const r = makeEvaluator(buildVae(bundle.config))(bundle.params, ds.x, {
+    const r = await evaluateWithEngine(buildVae(bundle.config), bundle.params, ds.x, {
+      engine: o.engine,
       iwaeK: k,
       seed: o.seed,
       onProgress: (d, t) => bar.fraction(d, t),
@@ -102,6 +125,7 @@ export function registerCore(program: Command): void {
       n: r.n,
       data: ds.name,
       binarize: mode,
+      engine: o.engine,
       seconds,
     };
     if (o.json) process.stdout.write(JSON.stringify(out) + "\n");
