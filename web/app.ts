@@ -1,6 +1,7 @@
 /**
- * The vaekit browser app. The model runs here, in the page, on jax-js (WebGPU when the browser
- * offers an adapter, else WebAssembly); the server only hands out files.
+ * The vaekit browser app. The models run here, in the page, on jax-js (WebGPU when the browser
+ * offers an adapter, else WebAssembly); the server only hands out files. Three views, each shown
+ * once it has a model: images (this file), text (text-view.ts) and speech (speech-view.ts).
  */
 import { initEngine, tree } from "../src/engine/index.js";
 import { decodeModel, type ModelBundle } from "../src/models/io.js";
@@ -22,7 +23,11 @@ import {
   type LatentPlane,
 } from "../src/apps/images/latent.js";
 import { applyDirection, attributeDirection, computeAttributes, readAttributes, type AttributeSet } from "../src/apps/images/attributes.js";
+import type { ServerInfo } from "../src/server/app.js";
+import { modelKind, type ModelKind } from "../src/server/model-kind.js";
 import { DrawPad, showExample, showGrid } from "./canvas.js";
+import { useTextModel, wireTextView } from "./text-view.js";
+import { addServerClips, drawSpeechStart, useSpeechModel, wireSpeechView } from "./speech-view.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const canvas = (id: string) => $<HTMLCanvasElement>(id);
@@ -75,9 +80,9 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
   return new Uint8Array(await r.arrayBuffer());
 }
 
-/** The server's model name, and its labelled examples for the map (when it has them). */
-async function loadServerInfo(): Promise<{ model?: string }> {
-  const info = await fetch("api/info").then((r) => (r.ok ? r.json() : null)).catch(() => null);
+/** What the server serves, and its labelled examples for the map (when it has them). */
+async function loadServerInfo(): Promise<Partial<ServerInfo>> {
+  const info = (await fetch("api/info").then((r) => (r.ok ? r.json() : null)).catch(() => null)) as Partial<ServerInfo> | null;
   if (!info?.map) return info ?? {};
   const images = parseIdx(await fetchBytes("map/images.idx"), "map images");
   const labels = info.map.labelled ? parseIdx(await fetchBytes("map/labels.idx"), "map labels") : undefined;
@@ -147,11 +152,26 @@ function findAttributes(s: Session): Session["attributes"] {
   return { set, note: `attribute vectors computed here from ${d.n} labelled examples of ${d.name}` };
 }
 
-async function loadModelBytes(bytes: Uint8Array, name: string): Promise<void> {
+/** Show a view's sections (and its header parts) once it has a model. */
+function showView(kind: ModelKind): void {
+  for (const el of document.querySelectorAll<HTMLElement>(`[data-view="${kind}"]`)) el.hidden = false;
+  $("welcome").hidden = document.querySelector("[data-view]:not([hidden])") !== null;
+}
+
+/** A model file's bytes into the view its metadata names (image, text or speech); `clips` are a speech model's examples. */
+async function openModel(bytes: Uint8Array, name: string, clips: readonly { name: string; url: string }[] = []): Promise<ModelKind> {
+  const kind = modelKind(bytes, name);
   setStatus(`loading ${name}…`, "loading");
   await new Promise((r) => setTimeout(r, 0)); // let the status paint before the work
-  useModel(decodeModel(bytes, name), name);
-  setStatus(`ready · ${device}`, "ready");
+  if (kind === "image") useModel(decodeModel(bytes, name), name);
+  else if (kind === "text") useTextModel(bytes, name);
+  else {
+    useSpeechModel(bytes, name);
+    await addServerClips(clips);
+    await drawSpeechStart();
+  }
+  showView(kind); // only once the model is in: a file that fails leaves the page as it was
+  return kind;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,23 +397,41 @@ $("model-file").addEventListener("change", async () => {
   const file = input("model-file").files?.[0];
   if (!file) return;
   try {
-    await loadModelBytes(new Uint8Array(await file.arrayBuffer()), file.name);
+    await openModel(new Uint8Array(await file.arrayBuffer()), file.name);
+    setStatus(`ready · ${device}`, "ready");
   } catch (err) {
     setStatus(`cannot open ${file.name}: ${(err as Error).message ?? err}`, "error");
+  } finally {
+    input("model-file").value = ""; // the same file again is a new choice
   }
 });
+const reportError = (err: unknown) => setStatus(String((err as Error).message ?? err), "error");
+wireTextView(reportError);
+wireSpeechView(reportError);
 
 let device = "";
 async function main(): Promise<void> {
   device = await initEngine("auto");
-  setStatus(`${device}: fetching the model…`);
-  const info = await loadServerInfo().catch((err) => (console.warn("no latent map:", err), {} as { model?: string }));
-  const r = await fetch("model.safetensors");
-  if (!r.ok) {
-    setStatus(`no model from the server; open a model file · ${device}`, "ready");
-    return;
-  }
-  await loadModelBytes(new Uint8Array(await r.arrayBuffer()), info.model ?? "model");
+  setStatus(`${device}: fetching the models…`);
+  const info = await loadServerInfo().catch((err) => (console.warn("no latent map:", err), {} as Partial<ServerInfo>));
+  // a server without views in its info serves (at most) an image model
+  const views = info.views ?? { image: true, text: false, speech: false };
+  const errors: string[] = [];
+  const load = async (url: string, name: string, clips?: { name: string; url: string }[]) => {
+    try {
+      const r = await fetch(url);
+      if (!r.ok) return;
+      await openModel(new Uint8Array(await r.arrayBuffer()), name, clips);
+    } catch (err) {
+      errors.push(`${name}: ${(err as Error).message ?? err}`);
+    }
+  };
+  if (views.image) await load("model.safetensors", info.model ?? "model");
+  if (info.text) await load(info.text.url, info.text.model);
+  if (info.speech) await load(info.speech.url, info.speech.model, info.speech.examples);
+  if (errors.length) setStatus(`error: ${errors.join("; ")}`, "error");
+  else if ($("welcome").hidden) setStatus(`ready · ${device}`, "ready");
+  else setStatus(`no model from the server; open a model file · ${device}`, "ready");
 }
 
 main().catch((err) => setStatus(`error: ${(err as Error).message ?? err}`, "error"));
