@@ -46,6 +46,8 @@ export function addModelOptions(cmd: Command): Command {
     )
     .option("--sigma <x>", "σ of gaussian-fixed", floatArg(0, true), 1)
     .option("--mixtures <k>", "logistic mixture components of discretized-logistic", intArg(1), 1)
+    .option("--ar-kernel <k>", "autoregressive Bernoulli: each pixel's logit also reads the earlier pixels of a k×k causal window (odd k; default 5)", intArg(3))
+    .option("--ar-hidden <c>", "hidden features of the autoregressive window (0 = linear; default 16)", intArg(0))
     .option("--beta <x>", "weight of the KL term", floatArg(0), 1)
     .option("--objective <kind>", "elbo|iwae training objective", choiceArg(["elbo", "iwae"] as const))
     .option("--iwae-k <k>", "importance samples of the iwae objective (default 5)", intArg(1))
@@ -146,6 +148,11 @@ export function modelConfigFrom(o: Record<string, unknown>, given: (name: string
   else if (given("sigma") && cfg.likelihood.type === "gaussian" && cfg.likelihood.variance === "fixed") cfg.likelihood = { ...cfg.likelihood, sigma: o.sigma as number };
   else if (given("mixtures")) throw new VaekitError("--mixtures needs --likelihood discretized-logistic");
   else if (given("sigma")) throw new VaekitError("--sigma needs --likelihood gaussian-fixed");
+  if (given("arKernel") || given("arHidden")) {
+    if (cfg.likelihood.type !== "bernoulli") throw new VaekitError(`--${given("arKernel") ? "ar-kernel" : "ar-hidden"} needs --likelihood bernoulli`);
+    const prev = cfg.likelihood.autoregressive;
+    cfg.likelihood = { type: "bernoulli", autoregressive: { kernel: (o.arKernel as number | undefined) ?? prev?.kernel ?? 5, hidden: (o.arHidden as number | undefined) ?? prev?.hidden ?? 16 } };
+  }
 
   // objective and KL schedule
   const objFlags = ["objective", "iwaeK", "freeBits", "klWarmup", "klCycle", "klRamp", "klCycles"].filter(given);

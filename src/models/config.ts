@@ -1,10 +1,31 @@
 import { z } from "zod";
 import { VaekitError } from "../errors.js";
 
+/**
+ * A local autoregressive context for the Bernoulli likelihood (PixelCNN-style, as in PixelVAE,
+ * Gulrajani et al. 2017): pixel i's logit is the decoder's output for i plus a function of the
+ * pixels before i in raster order inside a `kernel`×`kernel` window (a masked "type A"
+ * convolution over x). hidden = 0: that function is linear; hidden = C: C ReLU features of the
+ * window, each also fed the decoder's output, mixed by a 1×1 layer. 1-channel images only.
+ */
+export const AutoregressiveConfig = z.object({
+  kernel: z
+    .number()
+    .int()
+    .min(3)
+    .default(5)
+    .refine((k) => k % 2 === 1, { message: "the causal window needs an odd kernel (3, 5, 7, …)" }),
+  hidden: z.number().int().nonnegative().default(16),
+});
+export type AutoregressiveConfig = z.infer<typeof AutoregressiveConfig>;
+
 /** Likelihood p(x|z) of the decoder. */
 export const LikelihoodConfig = z.discriminatedUnion("type", [
-  /** Binary (or [0,1] cross-entropy) pixels; decoder outputs logits. */
-  z.object({ type: z.literal("bernoulli") }),
+  /**
+   * Binary (or [0,1] cross-entropy) pixels; decoder outputs logits. With `autoregressive`, each
+   * logit also sees the pixels before it (AutoregressiveConfig); absent: independent pixels.
+   */
+  z.object({ type: z.literal("bernoulli"), autoregressive: AutoregressiveConfig.optional() }),
   z.object({
     type: z.literal("gaussian"),
     /**
@@ -184,6 +205,9 @@ export const VaeConfig = z.object({
     const net = c[side];
     const problem = net.type === "conv" ? convStackProblem(net, c.inputShape[0], c.inputShape[1]) : null;
     if (problem) ctx.addIssue({ code: "custom", message: problem, path: [side, "channels"] });
+  }
+  if (c.likelihood.type === "bernoulli" && c.likelihood.autoregressive && c.inputShape[2] !== 1) {
+    ctx.addIssue({ code: "custom", message: `the autoregressive Bernoulli likelihood models 1-channel images only, but inputShape has ${c.inputShape[2]} channels`, path: ["likelihood", "autoregressive"] });
   }
   const flow = c.posterior?.type === "iaf";
   if (flow && c.hierarchy) ctx.addIssue({ code: "custom", message: "a flow posterior is not supported in a ladder (hierarchical) VAE", path: ["posterior"] });

@@ -5,6 +5,8 @@ import { buildVae, type VaeParams } from "./vae.js";
 import type { ModelBundle } from "./io.js";
 import type { VaeConfig } from "./config.js";
 import { Rng } from "../data/rng.js";
+import { AutoregressiveBernoulli, causalSweeps, iterateToFixedPoint } from "../distributions/likelihoods.js";
+import { likelihoodHead } from "./likelihood.js";
 
 export interface Inference {
   config: VaeConfig;
@@ -30,25 +32,52 @@ export function makeInference(bundle: ModelBundle): Inference {
     return [q.loc, q.logVar];
   });
   const dec = jitted((p: VaeParams, z: Array) => model.decode(p, z).mean());
+  const autoregressive = config.likelihood.type === "bernoulli" ? config.likelihood.autoregressive : undefined;
 
-  function chunked(x: Float32Array, inDim: number, outDims: number[], f: (xb: Array) => Array[]): Float32Array[] {
+  function chunked(x: Float32Array, inDim: number, outDims: number[], f: (xb: Array) => Array[], chunk = CHUNK): Float32Array[] {
     const n = x.length / inDim;
     const outs = outDims.map((d) => new Float32Array(n * d));
-    for (let s = 0; s < n; s += CHUNK) {
-      const m = Math.min(CHUNK, n - s);
-      const xb = new Float32Array(CHUNK * inDim);
+    for (let s = 0; s < n; s += chunk) {
+      const m = Math.min(chunk, n - s);
+      const xb = new Float32Array(chunk * inDim);
       xb.set(x.subarray(s * inDim, (s + m) * inDim));
-      const ys = f(np.array(xb).reshape([CHUNK, inDim]));
+      const ys = f(np.array(xb).reshape([chunk, inDim]));
       ys.forEach((y, i) => outs[i].set((y.dataSync() as Float32Array).subarray(0, m * outDims[i]), s * outDims[i]));
     }
     return outs;
+  }
+
+  /**
+   * An autoregressive likelihood's mean without unrolling its sweeps in one jit: the decoder runs
+   * once, then one jitted sweep per call until the iterate repeats (exact; AutoregressiveBernoulli).
+   * Chunks are at most the rows asked for, since every sweep costs a full pass.
+   */
+  function autoregressiveMeans(kernel: number): (z: Float32Array) => Float32Array {
+    const head = likelihoodHead(config.likelihood, config.inputShape);
+    const base = jitted((p: VaeParams, z: Array) => {
+      const px = model.decode(p, z);
+      if (!(px instanceof AutoregressiveBernoulli)) throw new Error("makeInference: expected an autoregressive likelihood");
+      return px.base;
+    });
+    const sweep = jitted((p: VaeParams, d: Array, x: Array) => (head.distribution(d, p) as AutoregressiveBernoulli).sweep(x));
+    const maxSweeps = causalSweeps(config.inputShape[0], config.inputShape[1], kernel);
+    return (z) => {
+      const n = z.length / L;
+      const rows = Math.min(CHUNK, Math.max(1, n));
+      return chunked(z, L, [D], (zb) => {
+        const d = base(tree.ref(params), zb);
+        const { x } = iterateToFixedPoint((xs) => sweep(tree.ref(params), d.ref, xs), np.zeros([rows, D]), maxSweeps);
+        d.dispose();
+        return [np.array(x).reshape([rows, D])];
+      }, rows)[0];
+    };
   }
 
   const encode = (x: Float32Array) => {
     const [mu, logVar] = chunked(x, D, [L, L], (xb) => enc(tree.ref(params), xb) as Array[]);
     return { mu, logVar };
   };
-  const decode = (z: Float32Array) => chunked(z, L, [D], (zb) => [dec(tree.ref(params), zb)])[0];
+  const decode = autoregressive ? autoregressiveMeans(autoregressive.kernel) : (z: Float32Array) => chunked(z, L, [D], (zb) => [dec(tree.ref(params), zb)])[0];
   return {
     config,
     encode,

@@ -5,13 +5,21 @@
  */
 import { np, type Array } from "../engine/index.js";
 import { Bernoulli, DiagGaussian, type Distribution } from "../distributions/index.js";
-import { ContinuousBernoulli, DiscretizedLogisticMixture } from "../distributions/likelihoods.js";
-import type { LikelihoodConfig } from "./config.js";
+import { AutoregressiveBernoulli, ContinuousBernoulli, DiscretizedLogisticMixture, causalTaps } from "../distributions/likelihoods.js";
+import type { AutoregressiveConfig, LikelihoodConfig } from "./config.js";
+import { initConv, type ConvParams } from "./conv.js";
+import { initDense, type DenseParams } from "./layers.js";
+import type { Slot } from "./networks.js";
 
 export interface LikelihoodHead {
   /** Decoder outputs per data value. */
   paramsPerValue: number;
-  /** Learned parameters of the likelihood itself (none, or dec_logvar), for D data values. */
+  /**
+   * Randomly initialised layers of the likelihood itself ({w, b} records, one PRNG key each, after
+   * the model's own layers; none for most likelihoods, so their models keep their initialisation).
+   */
+  slots: Slot[];
+  /** Learned parameters of the likelihood itself with a fixed start (none, or dec_logvar), for D data values. */
   initParams(D: number): Record<string, Array>;
   /** p(x|z) from decoder outputs `out` [N, P·D] (consumed); borrows `params`. */
   distribution(out: Array, params: Record<string, unknown>): Distribution;
@@ -22,17 +30,48 @@ function splitParams(out: Array, P: number): Array[] {
   return P === 1 ? [out] : np.split(out, P, -1);
 }
 
-export function likelihoodHead(config: LikelihoodConfig): LikelihoodHead {
+/**
+ * The autoregressive Bernoulli's layers, PyTorch-style: `dec_ar_conv` a Conv2d 1→C (k×k, type-A
+ * masked: stored zeros outside the causal taps), and with a hidden layer `dec_ar_cond` a Linear
+ * 1→C (the decoder's logit into the features) and `dec_ar_out` a Linear C→1 (features to logit).
+ */
+function autoregressiveHead(ar: AutoregressiveConfig, [height, width]: readonly [number, number, number]): LikelihoodHead {
+  const k = ar.kernel;
+  const C = ar.hidden > 0 ? ar.hidden : 1;
+  const causal = causalTaps(k).length; // the first `causal` rows of the row-major kernel
+  const maskedConv = (key: Array): ConvParams => {
+    const layer = initConv(key, 1, C, k);
+    const mask = Float32Array.from({ length: k * k * C }, (_, i) => (Math.floor(i / C) < causal ? 1 : 0));
+    return { w: np.where(np.array(mask).reshape([k, k, 1, C]).greater(0.5), layer.w, 0), b: layer.b };
+  };
+  const slots: Slot[] = [{ name: "dec_ar_conv", init: maskedConv }];
+  if (ar.hidden > 0) slots.push({ name: "dec_ar_cond", init: (key) => initDense(key, 1, C) }, { name: "dec_ar_out", init: (key) => initDense(key, C, 1) });
+  return {
+    paramsPerValue: 1,
+    slots,
+    initParams: () => ({}),
+    distribution: (out, params) => {
+      const layer = (name: string) => params[name] as DenseParams;
+      const hidden = ar.hidden > 0 ? { cond: layer("dec_ar_cond"), out: layer("dec_ar_out") } : undefined;
+      return new AutoregressiveBernoulli(out, { conv: layer("dec_ar_conv"), hidden }, height, width);
+    },
+  };
+}
+
+/** The head of a likelihood for data of shape [h, w, c] (NHWC rows). */
+export function likelihoodHead(config: LikelihoodConfig, inputShape: readonly [number, number, number]): LikelihoodHead {
   switch (config.type) {
     case "bernoulli":
-      return { paramsPerValue: 1, initParams: () => ({}), distribution: (out) => new Bernoulli(out) };
+      if (config.autoregressive) return autoregressiveHead(config.autoregressive, inputShape);
+      return { paramsPerValue: 1, slots: [], initParams: () => ({}), distribution: (out) => new Bernoulli(out) };
     case "continuous-bernoulli":
-      return { paramsPerValue: 1, initParams: () => ({}), distribution: (out) => new ContinuousBernoulli(out) };
+      return { paramsPerValue: 1, slots: [], initParams: () => ({}), distribution: (out) => new ContinuousBernoulli(out) };
     case "gaussian": {
       const { variance, sigma } = config;
       if (variance === "network") {
         return {
           paramsPerValue: 2,
+          slots: [],
           initParams: () => ({}),
           distribution: (out) => {
             const [mean, logVar] = splitParams(out, 2);
@@ -42,6 +81,7 @@ export function likelihoodHead(config: LikelihoodConfig): LikelihoodHead {
       }
       return {
         paramsPerValue: 1,
+        slots: [],
         initParams: (D): Record<string, Array> =>
           variance === "learned" ? { dec_logvar: np.zeros([D]) } : variance === "learned-global" ? { dec_logvar: np.zeros([1]) } : {},
         distribution: (mean, params) => {
@@ -57,6 +97,7 @@ export function likelihoodHead(config: LikelihoodConfig): LikelihoodHead {
       const bins = config.bins;
       return {
         paramsPerValue: K === 1 ? 2 : 3 * K,
+        slots: [],
         initParams: () => ({}),
         distribution: (out) => {
           const [N, PD] = out.shape;

@@ -14,6 +14,7 @@
  */
 import { np, random, type Array } from "../engine/index.js";
 import { DiagGaussian, StandardNormal, type Distribution } from "../distributions/index.js";
+import { AutoregressiveBernoulli } from "../distributions/likelihoods.js";
 import { dense, initDense, type DenseParams } from "./layers.js";
 import { inputSize, isPlainLatent, latentSizes, type VaeConfig } from "./config.js";
 import { likelihoodHead } from "./likelihood.js";
@@ -108,12 +109,22 @@ function repeatRows(a: Array, k: number): Array {
   return np.broadcastTo(a.reshape([1, B, ...rest]), [k, B, ...rest]).reshape([k * B, ...rest]);
 }
 
+/**
+ * log p(x_b | z_j) of a decoder distribution over k·B sample-major rows, for x [B, D] (consumed):
+ * a likelihood that can share work between the k copies (the autoregressive context of x does
+ * not depend on z) does; any other sees x repeated.
+ */
+function logProbRepeated(px: Distribution, x: Array, k: number): Array {
+  if (px instanceof AutoregressiveBernoulli) return px.logProbRepeated(x, k);
+  return px.logProb(repeatRows(x, k));
+}
+
 const repeatGaussian = (g: DiagGaussian, k: number) => new DiagGaussian(repeatRows(g.loc, k), repeatRows(g.logVar, k));
 
 export function buildVae(config: VaeConfig): Vae {
   const L = config.latentDim;
   const D = inputSize(config);
-  const head = likelihoodHead(config.likelihood);
+  const head = likelihoodHead(config.likelihood, config.inputShape);
   const encNet = encoderNetwork(config.encoder, config.inputShape);
   const decNet = decoderNetwork(config.decoder, config.inputShape, L, head.paramsPerValue);
   const F = encNet.outputSize;
@@ -134,6 +145,7 @@ export function buildVae(config: VaeConfig): Vae {
     ...(contextDim > 0 ? [{ name: "enc_ctx", init: (k: Array) => initDense(k, F, contextDim) }] : []),
     ...(flow?.slots ?? []),
     ...(ladder?.slots ?? []),
+    ...head.slots,
   ];
   const standardTop = new StandardNormal(topDim);
   // (an IAF model's prior is N(0, I) too; only its KL is not closed-form)
@@ -189,7 +201,7 @@ export function buildVae(config: VaeConfig): Vae {
   /** log p(x_b | z) for z [k·B, L] (consumed), x [B, D] (consumed) → [k, B]. */
   function logLikelihood(params: VaeParams, z: Array, x: Array, k: number): Array {
     const [B] = x.shape;
-    return decode(params, z).logProb(repeatRows(x, k)).reshape([k, B]);
+    return logProbRepeated(decode(params, z), x, k).reshape([k, B]);
   }
 
   // ---- flat models (one layer): Gaussian or IAF posterior, N(0, I) or VampPrior ----
@@ -318,9 +330,7 @@ export function buildVae(config: VaeConfig): Vae {
       const z = q.sampleN(key, k); // [k, B, L]
       const logPosterior = q.logProb(z.ref); // [k, B]
       const logPrior = prior.logProb(z.ref);
-      const px = decode(params, z.reshape([k * B, L]));
-      const xs = np.broadcastTo(x.reshape([1, B, D]), [k, B, D]).reshape([k * B, D]);
-      const logLik = px.logProb(xs).reshape([k, B]);
+      const logLik = logLikelihood(params, z.reshape([k * B, L]), x, k);
       return { logLik, logPrior, logPosterior };
     }
     if (!ladder) {
