@@ -364,7 +364,8 @@ function toMarkdown(rows: Row[], machine: { cpu: string; cores: number; node: st
     "optimiser (Adam), batch size, data order and seed for the same number of epochs, then evaluated on the test set. " +
     "neg-ELBO: one posterior sample per example, over all test examples; IWAE NLL: −log p(x) estimated with k importance samples " +
     "(an upper bound on the true NLL that tightens with k) on the first n test examples — the same examples for every variant, so " +
-    "the checks compare variants example by example (paired differences with their standard errors); KL: KL(q‖p) per example (a one-sample Monte-Carlo estimate for the VampPrior, " +
+    "the checks compare variants example by example (paired differences with their standard errors). The two columns cover " +
+    "different examples, so a row's IWAE NLL can exceed its neg-ELBO when the first n examples are harder than the average; KL: KL(q‖p) per example (a one-sample Monte-Carlo estimate for the VampPrior, " +
     "the IAF and the top of a ladder); active units: latent dimensions with Var_x(E_q[z_u|x]) > 0.01 (for a ladder, all " +
     "layers, listed bottom to top). All values are nats per example. Training time is wall-clock on a shared machine " +
     `(${machine.cpu}, ${machine.cores} cores, Node ${machine.node}); the engine that trained each model is named beside it: ` +
