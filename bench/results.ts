@@ -101,7 +101,7 @@ export const VARIANTS: Variant[] = [
     config: (b, r) => ({ ...b, hierarchy: ladder, objective: warmup(r) }),
   },
   { name: "ar", description: "autoregressive Bernoulli: each logit also sees the pixels before it in a 7×7 causal window (32 features)", config: (b) => ({ ...b, likelihood: autoregressive }) },
-  { name: "conv-ar", description: "conv encoder/decoder + the autoregressive Bernoulli above", config: (b) => ({ ...b, ...conv, likelihood: autoregressive }) },
+  { name: "conv-ar", description: "conv encoder/decoder + the autoregressive Bernoulli (7×7 causal window, 32 features)", config: (b) => ({ ...b, ...conv, likelihood: autoregressive }) },
   {
     name: "conv-ladder-vamp",
     description: "conv + ladder (20 + 10) + VampPrior (K = 100) on the top layer, warm-up",
