@@ -28,7 +28,7 @@ import {
 import { makeDetector } from "../src/apps/anomaly/detector.js";
 import { binaryPngBits, pngBits } from "../src/apps/anomaly/compress.js";
 import { loadAnomalyModel } from "../src/apps/anomaly/files.js";
-import { SCORE_KINDS, typicalityScores, type ScoreKind } from "../src/apps/anomaly/scoring.js";
+import { DEFAULT_SCORE_OPTIONS, relevantOptions, SCORE_KINDS, typicalityScores, type ScoreKind } from "../src/apps/anomaly/scoring.js";
 import type { AnomalyModel } from "../src/apps/anomaly/model-file.js";
 
 await initEngine("wasm");
@@ -178,6 +178,25 @@ test("scores are per-example functions of the input: the same alone as inside a 
     const alone = det.score(kind, one, opts)[0];
     assert.ok(Math.abs(inBatch - alone) < 1e-3 * Math.max(1, Math.abs(alone)), `${kind}: ${inBatch} vs ${alone}`);
   }
+});
+
+test("regret with the whole encoder re-optimised (Xiao et al.): no steps give 0, each input is optimised alone, noise stands out", () => {
+  const enc = { ...opts, regretLr: 1e-3, regretScope: "encoder" as const };
+  const x = normalX.slice(0, 6 * D);
+  // the same estimator before and after: without steps the regret is exactly 0
+  assert.deepEqual(Array.from(det.score("regret", x, { ...enc, regretSteps: 0 })), [0, 0, 0, 0, 0, 0]);
+  // per-example encoder copies: an input's result does not depend on the others in its batch
+  const inBatch = det.score("regret", x, enc)[5];
+  const alone = det.score("regret", x.slice(5 * D), enc)[0];
+  assert.ok(Math.abs(inBatch - alone) < 1e-3 * Math.max(1, Math.abs(alone)), `${inBatch} vs ${alone}`);
+  const a = det.score("regret", normalX.slice(0, 100 * D), enc);
+  const b = det.score("regret", noiseX.slice(0, 100 * D), enc);
+  assert.ok(a.every(Number.isFinite) && b.every(Number.isFinite));
+  assert.ok(auroc(a, b) > 0.95, `AUROC ${auroc(a, b)}`);
+  // Adam on the encoder raises the ELBO on average (regret > 0)
+  assert.ok(a.reduce((s, v) => s + v, 0) > 0);
+  // the scope is part of what a calibration records
+  assert.equal(relevantOptions("regret", { ...DEFAULT_SCORE_OPTIONS, regretScope: "encoder" }).regretScope, "encoder");
 });
 
 test("IWAE tightens the ELBO; complexity = NLL in bits minus PNG bits; error maps sum to the recon score", () => {
