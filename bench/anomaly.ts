@@ -61,11 +61,12 @@ const log = (s: string) => process.stderr.write(s + "\n");
 /** Options every score uses here (the CLI defaults). */
 const OPTS: Partial<DetectorOptions> = { samples: 8, iwaeK: 64, regretSteps: 30, regretLr: 0.03, regretSamples: 1, binarize: "none", seed: 0 };
 /**
- * The discretised-logistic model: regret's posterior optimisation run close to convergence
- * (on 500 + 500 test images, 30 steps at lr 0.03 gave AUROC 0.914, 100 steps at 0.1 with 4 samples 0.954,
- * 300 steps 0.952), and a 16-sample ELBO before and after.
+ * The discretised-logistic model: regret's posterior optimisation run close to convergence, with a
+ * 16-sample ELBO before and after (on the first 500 + 500 test images: 30 steps at lr 0.03 gave
+ * AUROC 0.914, 100 steps at lr 0.1 0.959, the same with 4 samples per step 0.954, 300 steps at
+ * lr 0.03 with 4 samples 0.952).
  */
-const DL_OPTS: Partial<DetectorOptions> = { ...OPTS, samples: 16, regretSteps: 100, regretLr: 0.1, regretSamples: 4 };
+const DL_OPTS: Partial<DetectorOptions> = { ...OPTS, samples: 16, regretSteps: 100, regretLr: 0.1, regretSamples: 1 };
 /** The whole encoder re-optimised: Adam on ~400k weights per input needs a much smaller step. */
 const ENCODER_REGRET: Partial<DetectorOptions> = { regretScope: "encoder", regretSteps: 20, regretLr: 3e-4, regretSamples: 1 };
 const DL_LIKELIHOOD = { type: "discretized-logistic", mixtures: 1, bins: 256 } as const;
@@ -246,7 +247,9 @@ const table = (results: KindResult[]) => [
   "|---|---|---|---|---|",
   ...results.map((r) => `| ${r.score} | ${fmt(r.auroc)} | ${fmt(r.auprc)} | ${fmt(r.fpr_at_95_tpr)} | ${r.examples_per_s.toFixed(0)} |`),
 ];
-const candidates = [...main.results.map((r) => ({ ...r, model: "Bernoulli" })), ...(dl?.results ?? []).map((r) => ({ ...r, model: "discretised logistic" }))];
+// per-image scores only: the batch typicality test's AUROC is over batches of 10 (another protocol)
+const perImage = (r: KindResult) => !r.score.includes("batches");
+const candidates = [...main.results.map((r) => ({ ...r, model: "Bernoulli" })), ...(dl?.results ?? []).map((r) => ({ ...r, model: "discretised logistic" }))].filter(perImage);
 const best = candidates.reduce((a, b) => (b.auroc > a.auroc ? b : a));
 const elbo = main.results.find((r) => r.score === "neg-elbo")!;
 const dlElbo = dl?.results.find((r) => r.score === "neg-elbo");
@@ -257,7 +260,7 @@ lines.push(`Run ${started}; ${cpus().length} CPU cores (load average ${loadavg()
 lines.push("## Fashion-MNIST (normal) vs MNIST digits (anomalous)", "");
 lines.push(
   `Scored: the first ${o.normal} Fashion-MNIST test images vs the first ${o.anomalous} embedded MNIST test digits. ` +
-    `Best score: **${best.score} (${best.model} decoder), AUROC ${fmt(best.auroc)}** (target ≥ 0.99: ${best.auroc >= 0.99 ? "met" : "NOT met"}); ` +
+    `Best per-image score: **${best.score} (${best.model} decoder), AUROC ${fmt(best.auroc)}** (target ≥ 0.99: ${best.auroc >= 0.99 ? "met" : "NOT met"}); ` +
     `plain negative ELBO: ${fmt(elbo.auroc)} (Bernoulli)${dlElbo ? `, ${fmt(dlElbo.auroc)} (discretised logistic)` : ""}. ` +
     "Published VAE figures (../shared/reference/anchors.md): negative ELBO 0.87, likelihood regret 0.99 (Xiao et al. 2020, with a 256-way categorical decoder and the whole encoder re-optimised), BIVA likelihood ratio 0.98.",
   "",
@@ -274,7 +277,7 @@ if (dl) {
   lines.push("### Discretised logistic decoder (256 grey levels)", "");
   lines.push(
     `Model: the same MLP with a discretised logistic per pixel over the 256 grey levels (\`{"type":"discretized-logistic","mixtures":1,"bins":256}\`), trained ${o.dlEpochs} epoch(s) on the grey-level Fashion-MNIST images (no binarisation; otherwise the same training). ` +
-      `Options: ${DL_OPTS.samples} posterior samples for the ELBO, IWAE k = ${DL_OPTS.iwaeK}, regret ${DL_OPTS.regretSteps} Adam steps on (μ, log σ²) at lr ${DL_OPTS.regretLr} with ${DL_OPTS.regretSamples} samples per step; complexity subtracts the 8-bit PNG's length.`,
+      `Options: ${DL_OPTS.samples} posterior samples for the ELBO, IWAE k = ${DL_OPTS.iwaeK}, regret ${DL_OPTS.regretSteps} Adam steps on (μ, log σ²) at lr ${DL_OPTS.regretLr} with ${DL_OPTS.regretSamples} sample(s) per step; complexity subtracts the 8-bit PNG's length.`,
     "",
   );
   lines.push(...table(dl.results), "");
@@ -283,7 +286,7 @@ if (scopes.length) {
   lines.push("### Likelihood regret: posterior vs whole encoder re-optimised", "");
   lines.push(
     `On the first ${o.scopeN} images of each side (AUROCs here are over this subset, so compare them with each other, not with the tables above). ` +
-      `Scope \`posterior\` optimises each input's (μ, log σ²) (options as in the tables); scope \`encoder\` (\`--regret-scope encoder\`, the paper's) a copy of every encoder weight per input, decoder fixed: ${ENCODER_REGRET.regretSteps} Adam steps at lr ${ENCODER_REGRET.regretLr}, ${ENCODER_REGRET.regretSamples} sample per step; the ELBO before and after as in the tables.`,
+      `Scope \`posterior\` optimises each input's (μ, log σ²) (options as in the tables); scope \`encoder\` (\`--regret-scope encoder\`, the paper's) a copy of every encoder weight per input, decoder fixed: ${ENCODER_REGRET.regretSteps} Adam steps at lr ${ENCODER_REGRET.regretLr}, ${ENCODER_REGRET.regretSamples} sample(s) per step; the ELBO before and after as in the tables.`,
     "",
   );
   lines.push("| decoder | scope | AUROC | examples/s |", "|---|---|---|---|");
@@ -291,13 +294,24 @@ if (scopes.length) {
   lines.push("");
 }
 const dlRegret = regretOf(dl);
+const batchRows = [...main.results.map((r) => ({ ...r, model: "Bernoulli" })), ...(dl?.results ?? []).map((r) => ({ ...r, model: "discretised logistic" }))].filter((r) => !perImage(r));
+const batchNote = batchRows
+  .filter((r) => r.auroc >= 0.99)
+  .map((r) => `The batch typicality test (${r.model} decoder) reaches ${fmt(r.auroc)}, but that AUROC is over batches of ${TYPICALITY_BATCH} images that are all normal or all anomalous, not over single images. `)
+  .join("");
 lines.push(
   "Notes. Scores are per example and higher means more anomalous; AUROC below 0.5 means the score ranks the digits as *more* normal (the well-known likelihood failure: the simpler digits get higher likelihood). " +
     "`complexity` subtracts the PNG-compressed length of the input (for the Bernoulli model averaged over 4 seeded binarisations, the data a Bernoulli likelihood describes). " +
     "Typicality per example is |NLL − Ĥ|; with batches of 10 the test is run per batch (the AUROC is then over batches). " +
     `Likelihood regret gains from the sharper likelihood (${fmt(regretOf(main)!.auroc)} → ${dlRegret ? fmt(dlRegret.auroc) : "n/a"}) but not enough: ` +
     "in the limit both scopes reach the same optimum (the best Gaussian q for the input), and that optimum is far from the encoder's output for many *normal* images too (textured tops, pullovers, bags), so the regret of normal and anomalous images overlaps. " +
-    "Re-optimising the whole encoder only takes a different path there, and costs ~400k Adam variables per input.",
+    "Re-optimising the whole encoder only takes a different path there, and costs ~400k Adam variables per input. " +
+    batchNote +
+    "Also measured while choosing these settings (exploratory runs on this protocol, not repeated by this bench): the Bernoulli model trained 30 epochs, recon-error 0.9888; " +
+    "the discretised logistic model trained 30 epochs, recon-error 0.9879, complexity 0.967, regret 0.920 (first 500 + 500); " +
+    "a conv encoder/decoder (32-64 channels) with the discretised logistic, 10 epochs: recon-error 0.980, complexity 0.899, regret 0.876 (first 200 + 200); " +
+    "DoSE (Morningstar et al. 2021; per-statistic KDEs of distortion, rate, posterior entropy and cross-entropy fitted on 2000 training images) 0.53 (Bernoulli) and 0.64 (discretised logistic); " +
+    "Ren et al.'s likelihood ratio against a background VAE trained on Fashion-MNIST with 20% of pixels replaced by noise, 0.26.",
   "",
 );
 if (oneClass.length) {
