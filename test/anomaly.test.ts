@@ -4,7 +4,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initEngine } from "../src/engine/index.js";
+import { initEngine, keyFromWords, np } from "../src/engine/index.js";
+import { Bernoulli, DiagGaussian } from "../src/distributions/index.js";
+import { DiscretizedLogisticMixture } from "../src/distributions/likelihoods.js";
+import { makeInference } from "../src/models/inference.js";
+import { likelihoodDeviance } from "../src/apps/anomaly/latent-model.js";
 import { parseVaeConfig } from "../src/models/config.js";
 import { buildVae } from "../src/models/vae.js";
 import { saveModel } from "../src/models/files.js";
@@ -133,6 +137,10 @@ test("calibrations are stored per score kind and FPR, picked by --fpr, and insis
   assert.equal(pickCalibration(cals, "regret"), undefined);
   assert.throws(() => optionsForCalibration(cals[0], { iwaeK: 8 }), /calibrated with iwaeK=64, not 8/);
   assert.deepEqual(optionsForCalibration(cals[0], { iwaeK: 64, samples: 2 }), { iwaeK: 64, samples: 2, seed: 0 });
+  // a recon-error threshold from before --recon-measure existed is a squared-error threshold
+  const legacy: Calibration = { score: "recon-error", fpr: 0.01, threshold: 3, n: 100, fitted_fpr: 0.01, options: {} };
+  assert.throws(() => optionsForCalibration(legacy, { reconMeasure: "deviance" }), /calibrated with reconMeasure=squared, not deviance/);
+  assert.deepEqual(optionsForCalibration(legacy, {}), { reconMeasure: "squared" });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -225,6 +233,61 @@ test("IWAE tightens the ELBO; complexity = NLL in bits minus PNG bits; error map
     for (let j = 0; j < D; j++) s += maps[i * D + j];
     assert.ok(Math.abs(s - recon[i]) < 1e-3 * recon[i]);
   }
+});
+
+test("deviance per value: Bernoulli KL(Bern(x) ‖ Bern(p)), Gaussian ½(x−μ)²/σ², discretised logistic log P(bin | loc = x) − log P(bin | loc); 0 at a perfect fit", () => {
+  const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
+  const xs = [0, 0.3, 1, 0.5];
+  const logits = [-2, 0.4, 3, 0];
+  const bern = likelihoodDeviance(new Bernoulli(np.array(logits)), np.array(xs))!.dataSync();
+  xs.forEach((x, j) => {
+    const p = sigmoid(logits[j]);
+    const kl = (x > 0 ? x * Math.log(x / p) : 0) + (x < 1 ? (1 - x) * Math.log((1 - x) / (1 - p)) : 0);
+    assert.ok(Math.abs(bern[j] - kl) < 1e-5, `Bernoulli x=${x}: ${bern[j]} vs ${kl}`);
+  });
+  // logits = logit(x): a perfect reconstruction of grey levels has deviance 0 (its cross-entropy is H(x) > 0)
+  const perfect = likelihoodDeviance(new Bernoulli(np.array([Math.log(0.3 / 0.7), 0, -30, 30])), np.array([0.3, 0.5, 0, 1]))!.dataSync();
+  perfect.forEach((v: number) => assert.ok(Math.abs(v) < 1e-5, `perfect fit: ${v}`));
+  const gauss = likelihoodDeviance(new DiagGaussian(np.array([0.1, 0.9]), np.array([Math.log(0.25), 0])), np.array([0.6, 0.4]))!.dataSync();
+  assert.ok(Math.abs(gauss[0] - (0.5 * 0.25) / 0.25) < 1e-5 && Math.abs(gauss[1] - 0.5 * 0.25) < 1e-5, `Gaussian ${Array.from(gauss)}`);
+  // single logistic on 256 levels: interior bin, and the first bin (which takes the lower tail)
+  const half = 0.5 / 255;
+  const [loc, s] = [[0.5, 0.2], [0.05, 0.1]];
+  const xv = [100 / 255, 0];
+  const binP = (x: number, m: number, sc: number) => (x < half ? sigmoid((x + half - m) / sc) : sigmoid((x + half - m) / sc) - sigmoid((x - half - m) / sc));
+  const dl = likelihoodDeviance(new DiscretizedLogisticMixture(np.zeros([1, 2]), np.array([loc]), np.array([s.map(Math.log)]), 256), np.array(xv))!.dataSync();
+  xv.forEach((x, j) => {
+    const want = Math.log(binP(x, x, s[j])) - Math.log(binP(x, loc[j], s[j]));
+    assert.ok(Math.abs(dl[j] - want) < 1e-3 * Math.max(1, Math.abs(want)), `discretised logistic x=${x}: ${dl[j]} vs ${want}`);
+  });
+});
+
+test("recon-error with --recon-measure deviance: Σ KL through μ(x) on the trained Bernoulli model, its error maps, options and unsupported likelihoods", () => {
+  const x = normalX.slice(0, 8 * D);
+  const dev = det.score("recon-error", x, { reconMeasure: "deviance" });
+  const p = makeInference(model.bundle).reconstruct(x); // the decoder mean at z = μ(x)
+  for (let i = 0; i < 8; i++) {
+    let kl = 0;
+    for (let j = 0; j < D; j++) {
+      const [v, q] = [x[i * D + j], Math.min(Math.max(p[i * D + j], 1e-7), 1 - 1e-7)];
+      kl += (v > 0 ? v * Math.log(v / q) : 0) + (v < 1 ? (1 - v) * Math.log((1 - v) / (1 - q)) : 0);
+    }
+    assert.ok(Math.abs(dev[i] - kl) < 2e-3 * kl, `example ${i}: ${dev[i]} vs ${kl}`);
+  }
+  const maps = det.errorMaps(x, { reconMeasure: "deviance" });
+  assert.ok(maps.every((v) => v > -1e-4), "deviance is never negative");
+  for (let i = 0; i < 8; i++) {
+    const sum = maps.subarray(i * D, (i + 1) * D).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(sum - dev[i]) < 1e-3 * dev[i]);
+  }
+  // the default stays the squared error; the measure is recorded with a calibration
+  const squared = det.score("recon-error", x);
+  assert.ok(squared.every((v, i) => Math.abs(v - dev[i]) > 1e-3));
+  assert.deepEqual(relevantOptions("recon-error", DEFAULT_SCORE_OPTIONS), { reconMeasure: "squared" });
+  const cb = parseVaeConfig({ ...config, likelihood: { type: "continuous-bernoulli" } });
+  const cbDet = makeDetector({ type: "image", bundle: { config: cb, params: buildVae(cb).init(keyFromWords(1, 2)), extras: {} } });
+  assert.ok(cbDet.score("recon-error", x).every(Number.isFinite));
+  assert.throws(() => cbDet.score("recon-error", x, { reconMeasure: "deviance" }), /deviance measure needs an image model with a Bernoulli/);
 });
 
 test("a neg-elbo threshold calibrated on 1000 digits holds its FPR on 1000 fresh digits", () => {

@@ -129,11 +129,13 @@ export function pickCalibration(cals: Calibration[], score: ScoreKind, fpr?: num
  * the user set explicitly agree with them (a threshold is only valid for the score it was fitted on).
  */
 export function optionsForCalibration(cal: Calibration, explicit: CalibrationOptions): CalibrationOptions {
+  // recon-error thresholds fitted before the measure was selectable store none: they are squared-error thresholds
+  const options: CalibrationOptions = cal.score === "recon-error" ? { reconMeasure: "squared", ...cal.options } : cal.options;
   for (const [k, v] of Object.entries(explicit)) {
-    const stored = (cal.options as Record<string, unknown>)[k];
+    const stored = (options as Record<string, unknown>)[k];
     if (v !== undefined && stored !== undefined && stored !== v) {
       throw new VaekitError(`the ${cal.score} threshold (FPR ${cal.fpr}) was calibrated with ${k}=${stored}, not ${v}; drop the flag or recalibrate`);
     }
   }
-  return { ...explicit, ...cal.options };
+  return { ...explicit, ...options };
 }

@@ -85,7 +85,7 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
       case "iwae-nll":
         return scorer.iwaeNll(x, o);
       case "recon-error":
-        return scorer.reconError(x).scores;
+        return scorer.reconError(x, o).scores;
       case "regret":
         return scorer.regret(x, o);
       case "complexity": {
@@ -147,7 +147,10 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
     inputDim: D,
     imageShape,
     score,
-    errorMaps: (x, opts) => scorer.reconError(prepared(x, full(opts))).maps,
+    errorMaps: (x, opts) => {
+      const o = full(opts);
+      return scorer.reconError(prepared(x, o), o).maps;
+    },
     complexityBits: (x, opts) => {
       if (!imageShape) throw new VaekitError("the complexity score needs images");
       const o = full(opts);

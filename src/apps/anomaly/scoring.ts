@@ -3,7 +3,9 @@
  *
  * - neg-elbo: −ELBO = −E_q[log p(x|z)] + KL(q‖p), with `samples` reparameterised samples.
  * - iwae-nll: −log p̂(x), the IWAE bound with k importance samples (float64 log-sum-exp on the host).
- * - recon-error: Σ of the per-value error map through the posterior mean z = μ(x).
+ * - recon-error: Σ of the per-value error map through the posterior mean z = μ(x): the squared
+ *   error of the decoder's mean, or (measure "deviance") the likelihood's deviance there, which
+ *   for a Bernoulli over grey levels is Σ KL(Bern(x_j) ‖ Bern(p_j)) (see likelihoodDeviance).
  * - complexity: NLL in bits minus the input's compressed length in bits (Serrà et al. 2020);
  *   the compressor is supplied by the caller (PNG for images).
  * - regret: likelihood regret (Xiao et al. 2020): ELBO after optimising q(z|x) for this input
@@ -31,10 +33,14 @@ export type ScoreKind = (typeof SCORE_KINDS)[number];
 export const REGRET_SCOPES = ["posterior", "encoder"] as const;
 export type RegretScope = (typeof REGRET_SCOPES)[number];
 
+/** How recon-error measures the reconstruction's error per value (see likelihoodDeviance). */
+export const RECON_MEASURES = ["squared", "deviance"] as const;
+export type ReconMeasure = (typeof RECON_MEASURES)[number];
+
 export const SCORE_DESCRIPTIONS: Record<ScoreKind, string> = {
   "neg-elbo": "negative ELBO, nats",
   "iwae-nll": "IWAE negative log-likelihood, nats",
-  "recon-error": "squared reconstruction error through μ(x)",
+  "recon-error": "reconstruction error through μ(x): squared, or the likelihood's deviance (--recon-measure)",
   complexity: "IWAE NLL minus PNG-compressed length, bits (Serrà et al. 2020)",
   regret: "likelihood regret: ELBO gain from optimising q(z|x) for this input, nats (Xiao et al. 2020)",
   typicality: "|batch mean NLL − mean NLL of normal data|, nats (Nalisnick et al. 2019)",
@@ -52,6 +58,8 @@ export interface ScoreOptions {
   regretSamples: number;
   /** What the regret's Adam steps change (see REGRET_SCOPES). */
   regretScope: RegretScope;
+  /** recon-error's per-value measure (squared error of the mean, or the likelihood's deviance). */
+  reconMeasure: ReconMeasure;
   /** Inputs per typicality test (consecutive inputs form a batch; each gets its batch's score). */
   typicalityBatch: number;
   seed: number;
@@ -64,6 +72,7 @@ export const DEFAULT_SCORE_OPTIONS: ScoreOptions = {
   regretLr: 0.03,
   regretSamples: 1,
   regretScope: "posterior",
+  reconMeasure: "squared",
   typicalityBatch: 1,
   seed: 0,
 };
@@ -88,7 +97,7 @@ export function relevantOptions(kind: ScoreKind, o: ScoreOptions): Partial<Score
     case "complexity":
       return { iwaeK: o.iwaeK, seed: o.seed };
     case "recon-error":
-      return {};
+      return { reconMeasure: o.reconMeasure };
     case "regret":
       return { samples: o.samples, regretSteps: o.regretSteps, regretLr: o.regretLr, regretSamples: o.regretSamples, regretScope: o.regretScope, seed: o.seed };
     case "typicality":
@@ -115,8 +124,8 @@ export interface Scorer {
   batchSize: number;
   negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
   iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
-  /** Per-example total and the n×D error map. */
-  reconError(x: Float32Array): { scores: Float64Array; maps: Float32Array };
+  /** Per-example total and the n×D error map (squared error unless opts.reconMeasure says otherwise). */
+  reconError(x: Float32Array, opts?: Partial<ScoreOptions>): { scores: Float64Array; maps: Float32Array };
   regret(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
 }
 
@@ -162,6 +171,10 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
   const reconFn = jitted((p: P, x: Array) => {
     const q = model.encode(p, x.ref);
     return model.reconError(p, q.loc, x);
+  });
+  const devianceFn = jitted((p: P, x: Array) => {
+    const q = model.encode(p, x.ref);
+    return model.deviance!(p, q.loc, x);
   });
   type Post = { mu: Array; logVar: Array };
   // One compiled Adam step per learning rate (the rate is a constant of the trace).
@@ -326,14 +339,17 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     return out;
   }
 
-  function reconError(x: Float32Array): { scores: Float64Array; maps: Float32Array } {
+  function reconError(x: Float32Array, opts?: Partial<ScoreOptions>): { scores: Float64Array; maps: Float32Array } {
+    const { reconMeasure } = full(opts);
+    if (reconMeasure === "deviance" && !model.deviance) throw new VaekitError("recon-error with the deviance measure needs an image model with a Bernoulli (not autoregressive), Gaussian or single discretised-logistic likelihood");
+    const fn = reconMeasure === "deviance" ? devianceFn : reconFn;
     const n = rowsOf(x);
     const B = batchFor(n);
     const scores = new Float64Array(n);
     const maps = new Float32Array(n * D);
     for (let s = 0; s < n; s += B) {
       const m = Math.min(B, n - s);
-      const e = reconFn(borrowed(), xArray(padded(x, s, B))).dataSync() as Float32Array;
+      const e = fn(borrowed(), xArray(padded(x, s, B))).dataSync() as Float32Array;
       maps.set(e.subarray(0, m * D), s * D);
       for (let i = 0; i < m; i++) {
         let acc = 0;

@@ -13,7 +13,7 @@ import { loadScoringData } from "../../apps/anomaly/data.js";
 import { loadAnomalyModel, saveAnomalyModel } from "../../apps/anomaly/files.js";
 import { detectionMetrics, rocCurve } from "../../apps/anomaly/metrics.js";
 import { histogramImage, rocImage } from "../../apps/anomaly/raster.js";
-import { REGRET_SCOPES, SCORE_KINDS, SCORE_DESCRIPTIONS, typicalityBatchScores, type ScoreKind } from "../../apps/anomaly/scoring.js";
+import { RECON_MEASURES, REGRET_SCOPES, SCORE_KINDS, SCORE_DESCRIPTIONS, typicalityBatchScores, type ScoreKind } from "../../apps/anomaly/scoring.js";
 import { encodeTable, inferSchema, MISSING_POLICIES, parseCsv } from "../../apps/anomaly/tabular/table.js";
 import { trainTabularVae } from "../../apps/anomaly/tabular/train.js";
 import type { AnomalyModel } from "../../apps/anomaly/model-file.js";
@@ -33,6 +33,7 @@ function withScoreOptions(cmd: Command): Command {
     .option("--regret-lr <x>", "Adam learning rate for likelihood regret", floatArg(0, true), 0.03)
     .option("--regret-samples <n>", "posterior samples per regret step", intArg(1), 1)
     .addOption(new Option("--regret-scope <scope>", "what likelihood regret re-optimises per input: posterior (its μ, log σ²) or encoder (a copy of the whole encoder, as Xiao et al.; slower)").argParser(choiceArg(REGRET_SCOPES)).default("posterior"))
+    .addOption(new Option("--recon-measure <m>", "recon-error per value: squared (error of the decoder mean) or deviance (the likelihood's; for a Bernoulli over grey levels KL(Bern(x) ‖ Bern(p)))").argParser(choiceArg(RECON_MEASURES)).default("squared"))
     .option("--typicality-batch <m>", "inputs per typicality test (consecutive inputs share their batch's score)", intArg(1), 1)
     .addOption(new Option("--binarize <mode>", "Bernoulli image models: none (grey levels = expectation over binarisations) or static (binarised once)").argParser(choiceArg(["none", "static"] as const)).default("none"))
     .option("--seed <n>", "seed of the Monte-Carlo noise", intArg(0), 0)
@@ -48,6 +49,7 @@ const OPTION_FLAGS: [keyof DetectorOptions, string][] = [
   ["regretLr", "regretLr"],
   ["regretSamples", "regretSamples"],
   ["regretScope", "regretScope"],
+  ["reconMeasure", "reconMeasure"],
   ["typicalityBatch", "typicalityBatch"],
   ["binarize", "binarize"],
   ["seed", "seed"],
