@@ -70,6 +70,11 @@ interface Variant {
 const convNet = (channels: number[]) => ({ type: "conv" as const, channels, kernel: 4, stride: 2, residualBlocks: 0, hidden: [] });
 const conv = { encoder: convNet([32, 64]), decoder: convNet([64, 32]) };
 const autoregressive = { type: "bernoulli" as const, autoregressive: { kernel: 7, hidden: 32 } };
+/** conv with one dense layer between the conv stack and the latent, on both sides. */
+const convDense = (hidden: number[]) => ({ encoder: { ...convNet([32, 64]), hidden }, decoder: { ...convNet([64, 32]), hidden } });
+/** Wider causal windows: 60 (11×11) or 112 (15×15) earlier pixels instead of 24. */
+const autoregressive11 = { type: "bernoulli" as const, autoregressive: { kernel: 11, hidden: 32 } };
+const autoregressive15 = { type: "bernoulli" as const, autoregressive: { kernel: 15, hidden: 32 } };
 const ladder = { latents: [10], hidden: [256], merge: "residual" as const };
 /** Linear KL warm-up over the first 30% of a run's steps. */
 const warmup = (r: RunShape) => ({ type: "elbo" as const, k: 1, freeBits: 0, klSchedule: { type: "linear" as const, warmupSteps: Math.max(1, Math.round(0.3 * r.totalSteps)) } });
@@ -102,6 +107,26 @@ export const VARIANTS: Variant[] = [
   },
   { name: "ar", description: "autoregressive Bernoulli: each logit also sees the pixels before it in a 7×7 causal window (32 features)", config: (b) => ({ ...b, likelihood: autoregressive }) },
   { name: "conv-ar", description: "conv encoder/decoder + the autoregressive Bernoulli (7×7 causal window, 32 features)", config: (b) => ({ ...b, ...conv, likelihood: autoregressive }) },
+  {
+    name: "conv-ar-d256-k11",
+    description: "conv-ar with a dense 256 layer between the convs and the latent (both sides) and an 11×11 causal window (32 features)",
+    config: (b) => ({ ...b, ...convDense([256]), likelihood: autoregressive11 }),
+  },
+  {
+    name: "conv-ar-d256-k11-warmup",
+    description: "conv-ar-d256-k11 with the warm-up above",
+    config: (b, r) => ({ ...b, ...convDense([256]), likelihood: autoregressive11, objective: warmup(r) }),
+  },
+  {
+    name: "conv-ar-d256-k15-warmup",
+    description: "conv-ar-d256-k11-warmup with a 15×15 causal window",
+    config: (b, r) => ({ ...b, ...convDense([256]), likelihood: autoregressive15, objective: warmup(r) }),
+  },
+  {
+    name: "conv-ar-d512-k11-warmup",
+    description: "conv-ar-d256-k11-warmup with a dense 512 layer instead of 256",
+    config: (b, r) => ({ ...b, ...convDense([512]), likelihood: autoregressive11, objective: warmup(r) }),
+  },
   {
     name: "conv-ladder-vamp",
     description: "conv + ladder (20 + 10) + VampPrior (K = 100) on the top layer, warm-up",
