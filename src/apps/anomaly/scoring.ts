@@ -168,14 +168,13 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     const logPx = model.logLik(p, z.reshape([c * B, L]), xs).reshape([c, B]);
     return logPx.add(logPz).sub(logQ); // [c, B]
   });
-  const reconFn = jitted((p: P, x: Array) => {
-    const q = model.encode(p, x.ref);
-    return model.reconError(p, q.loc, x);
-  });
-  const devianceFn = jitted((p: P, x: Array) => {
-    const q = model.encode(p, x.ref);
-    return model.deviance!(p, q.loc, x);
-  });
+  /** A per-value error map at the posterior mean z = μ(x), jitted. */
+  const atPosteriorMean = (measure: (p: P, z: Array, x: Array) => Array) =>
+    jitted((p: P, x: Array) => measure(p, model.encode(p, x.ref).loc, x));
+  const reconFns: Record<ReconMeasure, ReturnType<typeof atPosteriorMean> | undefined> = {
+    squared: atPosteriorMean(model.reconError),
+    deviance: model.deviance && atPosteriorMean(model.deviance),
+  };
   type Post = { mu: Array; logVar: Array };
   // One compiled Adam step per learning rate (the rate is a constant of the trace).
   // Engine workaround: differentiating only with respect to the decoder's *input* makes jax-js
@@ -341,8 +340,8 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
 
   function reconError(x: Float32Array, opts?: Partial<ScoreOptions>): { scores: Float64Array; maps: Float32Array } {
     const { reconMeasure } = full(opts);
-    if (reconMeasure === "deviance" && !model.deviance) throw new VaekitError("recon-error with the deviance measure needs an image model with a Bernoulli (not autoregressive), Gaussian or single discretised-logistic likelihood");
-    const fn = reconMeasure === "deviance" ? devianceFn : reconFn;
+    const fn = reconFns[reconMeasure];
+    if (!fn) throw new VaekitError("recon-error with the deviance measure needs an image model with a Bernoulli (not autoregressive), Gaussian or single discretised-logistic likelihood");
     const n = rowsOf(x);
     const B = batchFor(n);
     const scores = new Float64Array(n);
