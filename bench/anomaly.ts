@@ -240,7 +240,6 @@ interface OneClassRow {
 let oneClass: OneClassRow[] = [];
 /** Where the one-class table comes from: this run, or the previous run's JSON (its start time). */
 let oneClassFrom: string | undefined;
-const kinds: ScoreKind[] = ["neg-elbo", "iwae-nll", "recon-error", "complexity", "regret", "typicality"];
 if (!o.skipOneClass) {
   for (let c = 0; c < 10; c++) {
     const name = fmTrain.classNames![c];
@@ -256,7 +255,7 @@ if (!o.skipOneClass) {
     const nx = pick((l) => l === c, o.oneClassN);
     const ax = pick((l) => l !== c, o.oneClassN);
     const ref = subset(fmTrain, rng.permutation(trainIdx.length).slice(0, 500).map((k) => trainIdx[k])).x;
-    const r = evaluateAll(d, nx, ax, ref, kinds, OPTS);
+    const r = evaluateAll(d, nx, ax, ref, SCORE_KINDS, OPTS);
     oneClass.push({ cls: name, aurocs: Object.fromEntries(r.results.map((x) => [x.score, x.auroc])) });
   }
 } else {
