@@ -10,6 +10,7 @@
 import { makeJaxpr, tree, type Array as JaxArray, type JsTree } from "@jax-js/jax";
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
+import { withConvLowering } from "./lowering.js";
 
 const onnx = (onnxProto as unknown as { onnx: typeof OnnxTypes }).onnx;
 const OPSET = 17;
@@ -299,6 +300,87 @@ function emitDot(g: GraphBuilder, xv: View, yv: View): View {
   };
 }
 
+interface ConvPrimitiveParams {
+  vmapDims: number;
+  strides: number[];
+  padding: [number, number][];
+  lhsDilation: number[];
+  rhsDilation: number[];
+}
+
+/**
+ * x with per-axis (begin, end) padding over its trailing spatial axes, where negative amounts crop:
+ * the crops become a Slice, the rest is returned as ONNX `pads` for the consuming Conv.
+ */
+function cropNegativePads(g: GraphBuilder, x: string, spatial: number[], pads: [number, number][]): { x: string; pads: number[] } {
+  const n = pads.length;
+  const axes = pads.map((_, i) => i + 2);
+  if (pads.some(([a, b]) => a < 0 || b < 0)) {
+    const starts = pads.map(([a]) => Math.max(0, -a));
+    const ends = pads.map(([, b], i) => spatial[i] - Math.max(0, -b));
+    x = g.one("Slice", [x, g.ints(starts), g.ints(ends), g.ints(axes)]);
+  }
+  return { x, pads: [...pads.map(([a]) => Math.max(0, a)), ...pads.map(([, b]) => Math.max(0, b))].slice(0, 2 * n) };
+}
+
+/** Reverse the trailing spatial axes (a Slice with step −1). */
+function flipSpatial(g: GraphBuilder, x: string, n: number): string {
+  const axes = Array.from({ length: n }, (_, i) => i + 2);
+  return g.one("Slice", [x, g.ints(axes.map(() => -1)), g.ints(axes.map(() => -(2 ** 31 - 1))), g.ints(axes), g.ints(axes.map(() => -1))]);
+}
+
+/**
+ * The engine's `conv` primitive (NCHW input, OIHW kernel, XLA semantics) as ONNX nodes. Three
+ * forms, all without patch copies:
+ * - no input dilation: one Conv (negative padding crops first);
+ * - input dilation d (a transposed convolution, or the input gradient of a strided conv): a
+ *   ConvTranspose with stride d and the kernel flipped and channel-swapped, windowed by its pads;
+ * - input dilation with an output smaller than the kernel: the weight gradient of a transposed
+ *   convolution, where the "kernel" is the big output gradient. A ConvTranspose would compute every
+ *   product and keep a k×k corner, so the roles swap: a Conv of the kernel by the input dilated by d
+ *   (ONNX `dilations`), flipped and transposed back.
+ */
+function emitConv(g: GraphBuilder, lhs: string, rhs: string, lhsShape: number[], rhsShape: number[], outShape: number[], p: ConvPrimitiveParams): string {
+  const n = lhsShape.length - 2;
+  if (p.vmapDims !== 0) throw new OnnxUnsupportedError("ONNX export: grouped or batched convolutions are not supported");
+  const inSp = lhsShape.slice(2);
+  const kSp = rhsShape.slice(2);
+  const outSp = outShape.slice(2);
+  const dilated = p.lhsDilation.some((d) => d !== 1);
+  if (!dilated) {
+    const c = cropNegativePads(g, lhs, inSp, p.padding);
+    return g.one("Conv", [c.x, rhs], [attrInts("strides", p.strides), attrInts("dilations", p.rhsDilation), attrInts("pads", c.pads)]);
+  }
+  if (p.strides.some((s) => s !== 1)) throw new OnnxUnsupportedError("ONNX export: a convolution with both input dilation and stride is not supported");
+  const d = p.lhsDilation;
+  if (outSp.every((o, i) => o < kSp[i]) && p.rhsDilation.every((r) => r === 1)) {
+    // out[b,o,j] = Σ lhs[b,c,i]·rhs[o,c,i·d + pl − j]: a Conv of rhs (batch o, channels c) by lhs
+    // (dilated by d) at position t = Lout − 1 − j, padded so that t runs over 0 … Lout − 1
+    const pads = p.padding.map(([pl], i): [number, number] => {
+      const begin = outSp[i] - 1 - pl;
+      return [begin, outSp[i] - kSp[i] - begin + (inSp[i] - 1) * d[i]];
+    });
+    const c = cropNegativePads(g, rhs, kSp, pads);
+    const swapped = g.one("Conv", [c.x, lhs], [attrInts("dilations", d), attrInts("pads", c.pads)]);
+    return g.one("Transpose", [flipSpatial(g, swapped, n)], [attrInts("perm", [1, 0, ...Array.from({ length: n }, (_, i) => i + 2)])]);
+  }
+  // ConvTranspose: output j of the dilated conv is index j + (k − 1)·r − pl of the full transposed conv
+  const kernel = flipSpatial(g, g.one("Transpose", [rhs], [attrInts("perm", [1, 0, ...Array.from({ length: n }, (_, i) => i + 2)])]), n);
+  const window = p.padding.map(([pl], i): [number, number] => {
+    const full = (inSp[i] - 1) * d[i] + (kSp[i] - 1) * p.rhsDilation[i] + 1;
+    const off = (kSp[i] - 1) * p.rhsDilation[i] - pl;
+    return [off, full - off - outSp[i]];
+  });
+  const pads = [...window.map(([a]) => Math.max(0, a)), ...window.map(([, b]) => Math.max(0, b))];
+  let out = g.one("ConvTranspose", [lhs, kernel], [attrInts("strides", d), attrInts("dilations", p.rhsDilation), attrInts("pads", pads)]);
+  // a window reaching past the full output reads zeros
+  if (window.some(([a, b]) => a < 0 || b < 0)) {
+    const zeros = [0, 0, ...window.map(([a]) => Math.max(0, -a)), 0, 0, ...window.map(([, b]) => Math.max(0, -b))];
+    out = g.one("Pad", [out, g.ints(zeros)]);
+  }
+  return out;
+}
+
 const UNARY: Record<string, string> = {
   neg: "Neg",
   reciprocal: "Reciprocal",
@@ -317,8 +399,11 @@ const REDUCE: Record<string, string> = { Add: "ReduceSum", Max: "ReduceMax", Min
 
 /** Translate a traced function to ONNX. `args` give shapes and dtypes only (not consumed). */
 export function compileToOnnx(f: (...args: never[]) => JsTree<JaxArray>, args: unknown[], opts: OnnxCompileOptions = {}): OnnxProgram {
-  const traced = (makeJaxpr as unknown as (f: unknown) => (...a: unknown[]) => { jaxpr: { jaxpr: Jaxpr; consts: JaxArray[] }; treedef: unknown })(f)(
-    ...args.map((a) => tree.ref(a as JsTree<JaxArray>)),
+  // convolutions as the engine's conv primitive, which becomes Conv / ConvTranspose nodes (emitConv)
+  const traced = withConvLowering("native", () =>
+    (makeJaxpr as unknown as (f: unknown) => (...a: unknown[]) => { jaxpr: { jaxpr: Jaxpr; consts: JaxArray[] }; treedef: unknown })(f)(
+      ...args.map((a) => tree.ref(a as JsTree<JaxArray>)),
+    ),
   );
   const closed = traced.jaxpr;
   const jaxpr = closed.jaxpr.flatten().simplify();
@@ -441,6 +526,9 @@ export function compileToOnnx(f: (...args: never[]) => JsTree<JaxArray>, args: u
       const width = p.width as [number, number][];
       if (width.some(([a, b]) => a < 0 || b < 0)) throw new OnnxUnsupportedError("ONNX export: negative padding is not supported");
       outs = [g.one("Pad", [ins[0], g.ints([...width.map((w) => w[0]), ...width.map((w) => w[1])])])];
+    } else if (prim === "conv") {
+      const [lhs, rhs] = eqn.inputs.map((v) => v.aval.shape);
+      outs = [emitConv(g, ins[0], ins[1], lhs, rhs, outAval.shape, p as unknown as ConvPrimitiveParams)];
     } else if (prim === "flip") {
       const axis = p.axis as number[];
       const big = 2 ** 31 - 1;

@@ -13,7 +13,7 @@
  * model tells a transposed conv by its name (see networks.ts).
  * Convention: layer functions consume the activation and borrow the parameters.
  */
-import { np, random, type Array } from "../engine/index.js";
+import { convLowering, lax, np, random, type Array } from "../engine/index.js";
 
 export interface ConvGeometry {
   kernel: number;
@@ -150,6 +150,11 @@ export function conv2d(x: Array, layer: ConvParams, g: ConvGeometry): Array {
   if (kk !== k || kk2 !== k || cin !== C) throw new Error(`conv2d: weight [${layer.w.shape}] does not fit input [${x.shape}] with kernel ${k}`);
   const Ho = convOutputSize(H, g);
   const Wo = convOutputSize(W, g);
+  if (convLowering() === "native") {
+    // the engine's conv is NCHW with an OIHW kernel
+    const y = lax.convGeneralDilated(x.transpose([0, 3, 1, 2]), layer.w.ref.transpose([3, 2, 0, 1]), [s, s], [[p, p], [p, p]]);
+    return y.transpose([0, 2, 3, 1]).add(layer.b.ref);
+  }
   if (k === 1 && s === 1 && p === 0) {
     return np.matmul(x.reshape([B * H * W, C]), layer.w.ref.reshape([C, cout])).reshape([B, H, W, cout]).add(layer.b.ref);
   }
@@ -183,6 +188,14 @@ export function convTranspose2d(y: Array, layer: ConvTransposeParams, g: ConvGeo
   if (kk !== k || kk2 !== k || cin !== Cin) throw new Error(`convTranspose2d: weight [${layer.w.shape}] does not fit input [${y.shape}] with kernel ${k}`);
   const Hout = convTransposeOutputSize(n, g, outputPadding[0]);
   const Wout = convTransposeOutputSize(m, g, outputPadding[1]);
+  if (convLowering() === "native") {
+    // PyTorch's transposed conv = a conv over the input dilated by s, with the kernel flipped and
+    // its channel axes swapped, padded by k − 1 − p (plus the output padding at the far end)
+    const kernel = np.flip(layer.w.ref.transpose([3, 0, 1, 2]), [2, 3]);
+    const pad = (op: number): [number, number] => [k - 1 - p, k - 1 - p + op];
+    const out = lax.convGeneralDilated(y.transpose([0, 3, 1, 2]), kernel, [1, 1], [pad(outputPadding[0]), pad(outputPadding[1])], { lhsDilation: [s, s] });
+    return out.transpose([0, 2, 3, 1]).add(layer.b.ref);
+  }
   const T = Math.ceil(k / s);
   const A = T - 1;
   const Hg = n + A;
