@@ -49,7 +49,7 @@ let trained = existsSync(join(modelDir, "model.safetensors"));
 if (!trained) {
   await initEngine("wasm");
   modelDir = mkdtempSync(join(tmpdir(), "vaekit-load-"));
-  saveModel(modelDir, { config: referenceConfig(20), params: buildVae(referenceConfig(20)).init(random.key(0)), extras: {} });
+  await saveModel(modelDir, { config: referenceConfig(20), params: buildVae(referenceConfig(20)).init(random.key(0)), extras: {} });
   log(`no trained model found: serving a freshly initialised reference VAE from ${modelDir}`);
 }
 

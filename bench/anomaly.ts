@@ -119,40 +119,40 @@ interface KindResult extends DetectionMetrics {
  * Every score kind on normal vs anomalous inputs. The IWAE NLL is computed once and reused by
  * complexity and typicality (their throughput counts the IWAE time plus their own).
  */
-function evaluateAll(det: Detector, normal: Float32Array, anomalous: Float32Array, reference: Float32Array, kinds: readonly ScoreKind[], OPTS: Partial<DetectorOptions>) {
+async function evaluateAll(det: Detector, normal: Float32Array, anomalous: Float32Array, reference: Float32Array, kinds: readonly ScoreKind[], OPTS: Partial<DetectorOptions>) {
   const D = det.inputDim;
   const n = (normal.length + anomalous.length) / D;
   const results: KindResult[] = [];
   const scores: Record<string, [Float64Array, Float64Array]> = {};
-  const timed = <T>(f: () => T): [T, number] => {
+  const timed = async <T>(f: () => T | Promise<T>): Promise<[T, number]> => {
     const t0 = performance.now();
-    const v = f();
+    const v = await f();
     return [v, (performance.now() - t0) / 1000];
   };
-  const [[nllN, nllA], tIwae] = timed(() => [det.score("iwae-nll", normal, OPTS), det.score("iwae-nll", anomalous, OPTS)]);
+  const [[nllN, nllA], tIwae] = await timed(async () => [await det.score("iwae-nll", normal, OPTS), await det.score("iwae-nll", anomalous, OPTS)]);
   for (const kind of kinds) {
     let pair: [Float64Array, Float64Array];
     let seconds: number;
     if (kind === "iwae-nll") [pair, seconds] = [[nllN, nllA], tIwae];
     else if (kind === "complexity") {
-      const [bits, t] = timed(() => [det.complexityBits(normal, OPTS), det.complexityBits(anomalous, OPTS)]);
+      const [bits, t] = await timed(() => [det.complexityBits(normal, OPTS), det.complexityBits(anomalous, OPTS)]);
       pair = [nllN.map((v, i) => natsToBits(v) - bits[0][i]), nllA.map((v, i) => natsToBits(v) - bits[1][i])];
       seconds = tIwae + t;
     } else if (kind === "typicality") {
-      const [ref, t] = timed(() => det.score("iwae-nll", reference, OPTS));
+      const [ref, t] = await timed(() => det.score("iwae-nll", reference, OPTS));
       const { entropy } = typicalityThreshold(ref, 1, 0.05);
       pair = [typicalityScores(nllN, entropy, 1), typicalityScores(nllA, entropy, 1)];
       seconds = tIwae + t * (n / (reference.length / D));
       const batchN = typicalityBatchScores(nllN, entropy, TYPICALITY_BATCH);
       const batchA = typicalityBatchScores(nllA, entropy, TYPICALITY_BATCH);
       results.push({ score: `typicality (batches of ${TYPICALITY_BATCH})`, ...detectionMetrics(batchN, batchA), examples_per_s: n / seconds });
-    } else [pair, seconds] = timed(() => [det.score(kind, normal, OPTS), det.score(kind, anomalous, OPTS)]);
+    } else [pair, seconds] = await timed(async (): Promise<[Float64Array, Float64Array]> => [await det.score(kind, normal, OPTS), await det.score(kind, anomalous, OPTS)]);
     scores[kind] = pair;
     results.splice(kind === "typicality" ? results.length - 1 : results.length, 0, { score: kind, ...detectionMetrics(pair[0], pair[1]), examples_per_s: n / seconds });
     log(`  ${kind.padEnd(12)} AUROC ${results.find((r) => r.score === kind)!.auroc.toFixed(4)}  ${(n / seconds).toFixed(0)} examples/s`);
     if (kind === "recon-error") {
       const devOpts = { ...OPTS, reconMeasure: "deviance" as const };
-      const [dev, t] = timed((): [Float64Array, Float64Array] => [det.score(kind, normal, devOpts), det.score(kind, anomalous, devOpts)]);
+      const [dev, t] = await timed(async (): Promise<[Float64Array, Float64Array]> => [await det.score(kind, normal, devOpts), await det.score(kind, anomalous, devOpts)]);
       scores[DEVIANCE_ROW] = dev;
       results.push({ score: DEVIANCE_ROW, ...detectionMetrics(dev[0], dev[1]), examples_per_s: n / t });
       log(`  ${DEVIANCE_ROW} AUROC ${results[results.length - 1].auroc.toFixed(4)}`);
@@ -160,6 +160,7 @@ function evaluateAll(det: Detector, normal: Float32Array, anomalous: Float32Arra
   }
   return { results, scores };
 }
+type Evaluation = Awaited<ReturnType<typeof evaluateAll>>;
 
 const fmt = (v: number, d = 4) => (Number.isFinite(v) ? v.toFixed(d) : String(v));
 
@@ -180,10 +181,10 @@ const valNormal = firstN(trainValidationSplit(fmTrain, HELD_OUT, 0).validation, 
 const valAnomalous = firstN(loadDataset("mnist", "train"), o.validationN).x;
 
 /** Every score on the validation protocol too: its AUROC goes into the test rows as val_auroc. */
-function withValidation(r: ReturnType<typeof evaluateAll>, det: Detector, opts: Partial<DetectorOptions>): void {
+async function withValidation(r: Evaluation, det: Detector, opts: Partial<DetectorOptions>): Promise<void> {
   if (o.validationN === 0) return;
   log("  validation protocol:");
-  const v = evaluateAll(det, valNormal, valAnomalous, reference, SCORE_KINDS, opts);
+  const v = await evaluateAll(det, valNormal, valAnomalous, reference, SCORE_KINDS, opts);
   for (const row of r.results) row.val_auroc = v.results.find((x) => x.score === row.score)?.auroc;
 }
 // typicality's Ĥ: the mean NLL of 1000 training examples (Nalisnick et al. use the training set)
@@ -194,17 +195,17 @@ log(`Fashion-MNIST model (${o.epochs} epochs)…`);
 const bundle = await trainedModel(join(o.cache, `fmnist-e${o.epochs}`), config, o.epochs, fmTrain);
 const det = makeDetector({ type: "image", bundle });
 log(`scoring ${o.normal} Fashion-MNIST test vs ${o.anomalous} MNIST test examples…`);
-const main = evaluateAll(det, normal, anomalous, reference, SCORE_KINDS, OPTS);
-withValidation(main, det, OPTS);
+const main = await evaluateAll(det, normal, anomalous, reference, SCORE_KINDS, OPTS);
+await withValidation(main, det, OPTS);
 
-let dl: ReturnType<typeof evaluateAll> | undefined;
+let dl: Evaluation | undefined;
 let dlDet: Detector | undefined;
 if (o.dlEpochs > 0) {
   log(`Fashion-MNIST model, discretised logistic decoder (${o.dlEpochs} epochs)…`);
   const b = await trainedModel(join(o.cache, `fmnist-dlogistic-e${o.dlEpochs}`), dlConfig, o.dlEpochs, fmTrain);
   dlDet = makeDetector({ type: "image", bundle: b });
-  dl = evaluateAll(dlDet, normal, anomalous, reference, SCORE_KINDS, DL_OPTS);
-  withValidation(dl, dlDet, DL_OPTS);
+  dl = await evaluateAll(dlDet, normal, anomalous, reference, SCORE_KINDS, DL_OPTS);
+  await withValidation(dl, dlDet, DL_OPTS);
 }
 
 /** Likelihood regret with each scope on the same subset (the whole-encoder scope is slow). */
@@ -224,7 +225,7 @@ if (o.scopeN > 0) {
   for (const [name, d, base] of pairs) {
     for (const options of [base, { ...base, ...ENCODER_REGRET }]) {
       const t0 = performance.now();
-      const [a, b] = [d.score("regret", nx, options), d.score("regret", ax, options)];
+      const [a, b] = [await d.score("regret", nx, options), await d.score("regret", ax, options)];
       const seconds = (performance.now() - t0) / 1000;
       const r = { model: name, scope: options.regretScope ?? "posterior", options, auroc: detectionMetrics(a, b).auroc, examples_per_s: (2 * o.scopeN) / seconds };
       scopes.push(r);
@@ -255,7 +256,7 @@ if (!o.skipOneClass) {
     const nx = pick((l) => l === c, o.oneClassN);
     const ax = pick((l) => l !== c, o.oneClassN);
     const ref = subset(fmTrain, rng.permutation(trainIdx.length).slice(0, 500).map((k) => trainIdx[k])).x;
-    const r = evaluateAll(d, nx, ax, ref, SCORE_KINDS, OPTS);
+    const r = await evaluateAll(d, nx, ax, ref, SCORE_KINDS, OPTS);
     oneClass.push({ cls: name, aurocs: Object.fromEntries(r.results.map((x) => [x.score, x.auroc])) });
   }
 } else {
@@ -285,7 +286,7 @@ const chosenBy = (r: KindResult) => r.val_auroc ?? r.auroc;
 const best = candidates.reduce((a, b) => (chosenBy(b) > chosenBy(a) ? b : a));
 const elbo = main.results.find((r) => r.score === "neg-elbo")!;
 const dlElbo = dl?.results.find((r) => r.score === "neg-elbo");
-const regretOf = (r?: ReturnType<typeof evaluateAll>) => r?.results.find((x) => x.score === "regret");
+const regretOf = (r?: Evaluation) => r?.results.find((x) => x.score === "regret");
 const lines: string[] = [];
 lines.push("# Anomaly detection benchmark (`npm run bench:anomaly`)", "");
 lines.push(`Run ${started}; ${cpus().length} CPU cores (load average ${loadavg()[0].toFixed(1)} at the end), wasm engine, 1 process. Machine shared with other jobs: throughput is indicative.`, "");
@@ -329,7 +330,7 @@ if (scopes.length) {
   lines.push("");
 }
 const dlRegret = regretOf(dl);
-const devianceOf = (r?: ReturnType<typeof evaluateAll>) => r?.results.find((x) => x.score === DEVIANCE_ROW);
+const devianceOf = (r?: Evaluation) => r?.results.find((x) => x.score === DEVIANCE_ROW);
 const [bernDev, dlDev] = [devianceOf(main)!, devianceOf(dl)];
 const withVal = (r: KindResult) => `${fmt(r.auroc)}${r.val_auroc === undefined ? "" : ` (validation ${fmt(r.val_auroc)})`}`;
 const batchRows = [...main.results.map((r) => ({ ...r, model: "Bernoulli" })), ...(dl?.results ?? []).map((r) => ({ ...r, model: "discretised logistic" }))].filter((r) => !perImage(r));
@@ -398,7 +399,7 @@ writeFileAtomic(
     2,
   ) + "\n",
 );
-const curves = (r: ReturnType<typeof evaluateAll>, suffix: string) =>
+const curves = (r: Evaluation, suffix: string) =>
   [...SCORE_KINDS, DEVIANCE_ROW].map((k) => {
     const roc = rocCurve(r.scores[k][0], r.scores[k][1]);
     return { name: k + suffix, fpr: roc.fpr, tpr: roc.tpr, auc: r.results.find((x) => x.score === k)!.auroc };

@@ -152,11 +152,11 @@ function cpuSeconds(): number {
   return (u.user + u.system) / 1e6;
 }
 
-function evaluateWithVaekit(label: string, o: Options, config: VaeConfig, params: VaeParams, x: Float32Array, k: number) {
+async function evaluateWithVaekit(label: string, o: Options, config: VaeConfig, params: VaeParams, x: Float32Array, k: number) {
   const bar = progressBar(label, 1, o.quiet);
   const t0 = performance.now();
   const c0 = cpuSeconds();
-  const r: EvalResult = makeEvaluator(buildVae(config))(params, x, { iwaeK: k, seed: EVAL_SEED, onProgress: (d, t) => bar.fraction(d, t) });
+  const r: EvalResult = await makeEvaluator(buildVae(config))(params, x, { iwaeK: k, seed: EVAL_SEED, onProgress: (d, t) => bar.fraction(d, t) });
   bar.stop();
   return { result: r, seconds: (performance.now() - t0) / 1000, cpuSeconds: cpuSeconds() - c0 };
 }
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
     const { state, loopCpu } = await trainWithVaekit(o, config, tc, data);
     const trainSeconds = state.history.reduce((s, h) => s + h.seconds, 0);
     const samples = state.step * tc.batchSize;
-    const own = evaluateWithVaekit(`vaekit eval (IWAE k=${o.iwaeK})`, o, config, state.params, test.x, o.iwaeK);
+    const own = await evaluateWithVaekit(`vaekit eval (IWAE k=${o.iwaeK})`, o, config, state.params, test.x, o.iwaeK);
     const vaekit: SideResult = {
       train_examples: trainN,
       steps: state.step,
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
       history: state.history.map((h) => ({ epoch: h.epoch, train_loss: h.train_loss, seconds: h.seconds })),
     };
     const vaekitDir = join(tmp, "vaekit-model");
-    saveModel(vaekitDir, { config, params: state.params, extras: {} });
+    await saveModel(vaekitDir, { config, params: state.params, extras: {} });
 
     // ---- PyTorch ----
     let pytorch: SideResult | null = null;
@@ -256,8 +256,8 @@ async function main(): Promise<void> {
         const k = o.crossK;
         const torchBundle = loadModel(weights, config);
         const rows: CrossCheck["rows"] = [];
-        const vk = (by: string, params: VaeParams) => {
-          const { result } = evaluateWithVaekit(`vaekit eval of ${by} weights (k=${k})`, o, config, params, test.x, k);
+        const vk = async (by: string, params: VaeParams) => {
+          const { result } = await evaluateWithVaekit(`vaekit eval of ${by} weights (k=${k})`, o, config, params, test.x, k);
           rows.push({ trained_by: by, evaluated_by: "vaekit", neg_elbo: result.neg_elbo, kl: result.kl, iwae_nll: result.iwae_nll! });
         };
         const pt = async (by: string, file: string) => {
@@ -265,9 +265,9 @@ async function main(): Promise<void> {
           rows.push({ trained_by: by, evaluated_by: "pytorch", neg_elbo: num(e.neg_elbo), kl: num(e.kl), iwae_nll: num(e.iwae_nll) });
         };
         log(`cross-check: both frameworks evaluate both models with k=${k}`);
-        vk("vaekit", state.params);
+        await vk("vaekit", state.params);
         await pt("vaekit", join(vaekitDir, "model.safetensors"));
-        vk("pytorch", torchBundle.params);
+        await vk("pytorch", torchBundle.params);
         await pt("pytorch", weights);
         cross = { k, rows };
       }

@@ -246,7 +246,7 @@ async function runVariant(o: Options, dataset: string, variant: Variant, data: {
   } else {
     state = await trainWithFallback();
     trainSeconds = (performance.now() - t0) / 1000;
-    saveModel(saved, { config, params: state.params, extras: {} });
+    await saveModel(saved, { config, params: state.params, extras: {} });
     writeFileAtomic(join(saved, "train.json"), JSON.stringify({ seconds: trainSeconds, engine: engine.train, history: state.history }) + "\n");
   }
   async function trainWithFallback() {
@@ -267,7 +267,7 @@ async function runVariant(o: Options, dataset: string, variant: Variant, data: {
   const ebar = progressBar(`${variant.name} eval`, 1, o.quiet);
   const t1 = performance.now();
   const evaluate = makeEvaluator(model);
-  const r = evaluate(state.params, test.x, { seed: EVAL_SEED });
+  const r = await evaluate(state.params, test.x, { seed: EVAL_SEED });
   const iwaeX = test.x.subarray(0, Math.min(test.n, o.iwaeLimit ?? Infinity) * D);
   const iwae = (engineName: "jax" | "onnx") =>
     evaluateWithEngine(model, state.params, iwaeX, { engine: engineName, iwaeK: o.iwaeK, seed: EVAL_SEED, onProgress: (d, t) => ebar.fraction(d, t) });
@@ -277,11 +277,11 @@ async function runVariant(o: Options, dataset: string, variant: Variant, data: {
     return iwae("jax");
   });
   ebar.stop();
-  const au = makeActiveUnits(model)(state.params, test.x);
+  const au = await makeActiveUnits(model)(state.params, test.x);
   const evalSeconds = (performance.now() - t1) / 1000;
 
   const samples = `${dataset}-${variant.name}.png`;
-  const { x } = makeInference({ config, params: state.params, extras: {} }).sample(64, o.seed);
+  const { x } = await makeInference({ config, params: state.params, extras: {} }).sample(64, o.seed);
   writeGrid(join(zooDir, samples), x, config.inputShape, 8);
   const row: Row = {
     dataset,

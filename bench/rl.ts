@@ -262,7 +262,7 @@ async function main(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   // GIF: the latent agent on a held-out episode, 100 frames, with the VAE's reconstruction.
   const episode = await playEpisode(env, r.latent.spec, r.latent.params, encoder, 7, 100);
-  renderGif(episode.frames, join(dir, "agent.gif"), 15, { scale: 2, right: reconstructFrames(encoder, episode.frames) });
+  renderGif(episode.frames, join(dir, "agent.gif"), 15, { scale: 2, right: await reconstructFrames(encoder, episode.frames) });
 
   const reference = (m: MethodResult | undefined, name: string, x: "envSteps" | "seconds") => (m ? [curveSeries(m, name, x, true)] : []);
   const randomLine = (xs: number[]): Series => ({ name: "random policy", x: xs, y: xs.map(() => r.random.mean), dashed: true });

@@ -142,9 +142,9 @@ async function main() {
   const features = model.info.features;
 
   // Likelihood and mel-domain reconstruction on held-out and (a sample of) training voices.
-  const held = scoreSpeechModel(model, test, o.seed);
+  const held = await scoreSpeechModel(model, test, o.seed);
   const trainPick = spread(train.count, test.count);
-  const trainScores = scoreSpeechModel(model, selectSegments(train, trainPick), o.seed);
+  const trainScores = await scoreSpeechModel(model, selectSegments(train, trainPick), o.seed);
   const D = features.nMels * model.info.frames;
   const mean = new Float32Array(D);
   for (let i = 0; i < train.count; i++) for (let d = 0; d < D; d++) mean[d] += train.data[i * D + d] / train.count;
@@ -190,12 +190,12 @@ async function main() {
   const files: string[] = [];
   for (const [tag, s] of [["a", a], ["b", b]] as const) {
     files.push(writeOutput(media, `${tag}-${safe(s.entry.voice)}-input`, model, s, o.iterations));
-    files.push(writeOutput(media, `${tag}-${safe(s.entry.voice)}-reconstruction`, model, gen.reconstruct(s.data, s.length), o.iterations));
+    files.push(writeOutput(media, `${tag}-${safe(s.entry.voice)}-reconstruction`, model, await gen.reconstruct(s.data, s.length), o.iterations));
   }
-  const morph = gen.morph(a, b, 5);
+  const morph = await gen.morph(a, b, 5);
   morph.forEach((s, i) => files.push(writeOutput(media, `morph-${i + 1}`, model, s, o.iterations)));
   writePng(join(media, "morph-strip.png"), stripImage(model, morph));
-  const samples = gen.sample(4, o.seed, 1);
+  const samples = await gen.sample(4, o.seed, 1);
   samples.forEach((s, i) => files.push(writeOutput(media, `sample-${i + 1}`, model, s, o.iterations)));
   writePng(join(media, "samples-strip.png"), stripImage(model, samples));
   const mediaBytes = readdirSync(media).reduce((s, f) => s + statSync(join(media, f)).size, 0);

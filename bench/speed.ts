@@ -310,7 +310,7 @@ async function runIwaeCase(spec: IwaeSpec) {
     run = async (xs) => (await iw.evaluate(params, xs, spec.k)).iwae_nll;
   } else {
     const evaluate = makeEvaluator(model);
-    run = async (xs) => evaluate(params, xs, { iwaeK: spec.k }).iwae_nll;
+    run = async (xs) => (await evaluate(params, xs, { iwaeK: spec.k })).iwae_nll;
   }
   await run(x.slice(0, D)); // compile
   const c0 = cpuMs();
@@ -525,7 +525,7 @@ async function torchEvalThroughput(o: Options): Promise<Record<string, unknown> 
     const x = new Float32Array(n * D);
     for (let i = 0; i < x.length; i++) x[i] = (i * 7919) % 3 === 0 ? 1 : 0;
     writeRawF32(join(dir, "test.f32"), x);
-    const st = toStateDict(params);
+    const st = await toStateDict(params);
     await writeFileAtomic(join(dir, "w.safetensors"), encodeSafetensors(st));
     const r = await runTorchReference(o.python, ["eval", "--weights", join(dir, "w.safetensors"), "--test", join(dir, "test.f32"), "--iwae-k", "1000"], { quiet: true });
     return { ok: true, ...r };

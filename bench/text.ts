@@ -88,14 +88,14 @@ async function trainOne(name: string, slug: string, data: TextData, o: Options, 
   bar.stop();
   const trainSeconds = (performance.now() - t0) / 1000;
   const evalBar = progressBar(`${name} eval`, 1, o.quiet);
-  const metrics = evaluateText(bundle.params, config, data.validation.sequences, {
+  const metrics = await evaluateText(bundle.params, config, data.validation.sequences, {
     seed: o.seed,
     iwaeK: latent > 0 ? o.iwaeK : 0,
     iwaeLimit: o.iwaeLimit,
     onProgress: (d, t) => evalBar.fraction(d, t),
   });
   evalBar.stop();
-  if (o.saveDir) saveTextModel(`${o.saveDir}/${slug}`, bundle);
+  if (o.saveDir) await saveTextModel(`${o.saveDir}/${slug}`, bundle);
   return {
     row: { name, slug, flags, latent, parameters: parameterCount(bundle.params), train_seconds: trainSeconds, ms_per_step: (1000 * trainSeconds) / tc.steps, metrics, history: bundle.extras.history },
     bundle,
@@ -145,12 +145,13 @@ async function main(o: Options): Promise<void> {
   }
 
   const inf = makeTextInference(vae.bundle);
-  const samples = inf.sample(12, { seed: 1, greedy: true }).texts;
-  const sampled = inf.sample(12, { seed: 2 }).texts;
+  const samples = (await inf.sample(12, { seed: 1, greedy: true })).texts;
+  const sampled = (await inf.sample(12, { seed: 2 })).texts;
   const probes = ["house", "mountain", "quickly", "beautiful", "zebra"];
-  const recon = probes.map((w) => `${w} → ${inf.reconstruct(w)}`);
-  const path = inf.interpolate("house", "mountain", 8).map((r) => r.text);
-  const lmSamples = makeTextInference(base.bundle).sample(12, { seed: 2 }).texts;
+  const recon: string[] = [];
+  for (const w of probes) recon.push(`${w} → ${await inf.reconstruct(w)}`);
+  const path = (await inf.interpolate("house", "mountain", 8)).map((r) => r.text);
+  const lmSamples = (await makeTextInference(base.bundle).sample(12, { seed: 2 })).texts;
 
   const ratio = vae.row.metrics.perplexity_bound / base.row.metrics.perplexity_bound;
   const verdict =

@@ -38,7 +38,7 @@ test("POST /score with a JSON array returns the detector's scores and flags from
   const r = await post(examples);
   assert.equal(r.statusCode, 200, r.body);
   const body = r.json();
-  const want = detector.score("neg-elbo", Float32Array.from(examples.flat()), { samples: 2, seed: 0, binarize: "none" });
+  const want = await detector.score("neg-elbo", Float32Array.from(examples.flat()), { samples: 2, seed: 0, binarize: "none" });
   assert.equal(body.score, "neg-elbo");
   assert.equal(body.threshold, 44.5);
   assert.equal(body.n, 3);
@@ -54,7 +54,7 @@ test("the score kind can be chosen in the body or the query; uncalibrated kinds 
   assert.equal(a.score, "iwae-nll");
   assert.deepEqual(a.scores, b.scores);
   assert.deepEqual(a.flags, [null, null, null]);
-  const want = detector.score("iwae-nll", Float32Array.from(examples.flat()));
+  const want = await detector.score("iwae-nll", Float32Array.from(examples.flat()));
   a.scores.forEach((s: number, i: number) => assert.ok(Math.abs(s - want[i]) < 1e-4));
   // nested rows (an h×w array) are flattened
   const nested = examples[0].reduce<number[][]>((rows, v, i) => (i % 8 ? rows[rows.length - 1].push(v) : rows.push([v]), rows), []);
@@ -66,7 +66,7 @@ test("a PNG body is decoded, fitted to the model's shape and scored", async () =
   const image = createImage(8, 8, 1, Float32Array.from(examples[1].map((v) => Math.round(v * 255) / 255)));
   const r = await post(encodePng(image), "", "image/png");
   assert.equal(r.statusCode, 200, r.body);
-  const want = detector.score("neg-elbo", image.data, { samples: 2, seed: 0 });
+  const want = await detector.score("neg-elbo", image.data, { samples: 2, seed: 0 });
   assert.ok(Math.abs(r.json().scores[0] - want[0]) < 1e-4);
 });
 
@@ -112,7 +112,7 @@ test("GET /score describes the expected input; a tabular model scores JSON objec
   const rows = [{ size: 1.5, colour: "red" }, { size: "2.5", colour: "blue" }];
   const r = await tApp.inject({ method: "POST", url: "/score", payload: rows });
   assert.equal(r.statusCode, 200, r.body);
-  const want = tDetector.score("neg-elbo", encodeTable(parseCsv("size,colour\n1.5,red\n2.5,blue\n", "w.csv"), schema).x);
+  const want = await tDetector.score("neg-elbo", encodeTable(parseCsv("size,colour\n1.5,red\n2.5,blue\n", "w.csv"), schema).x);
   r.json().scores.forEach((s: number, i: number) => assert.ok(Math.abs(s - want[i]) < 1e-4));
   const bad = await tApp.inject({ method: "POST", url: "/score", payload: [{ size: 1, colour: "green" }] });
   assert.equal(bad.statusCode, 400);

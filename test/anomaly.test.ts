@@ -167,38 +167,38 @@ const noiseX = Float32Array.from({ length: 200 * D }, () => noiseRng.uniform());
 const opts = { samples: 4, iwaeK: 16, regretSteps: 8, regretLr: 0.05 };
 const reference = { entropy: 0 };
 
-test("every score separates uniform-noise images from normal digits (AUROC > 0.95)", () => {
-  const nll = det.score("iwae-nll", normalX, opts);
+test("every score separates uniform-noise images from normal digits (AUROC > 0.95)", async () => {
+  const nll = await det.score("iwae-nll", normalX, opts);
   reference.entropy = nll.reduce((a, b) => a + b, 0) / nll.length;
   for (const kind of SCORE_KINDS) {
-    const a = det.score(kind, normalX, opts, reference);
-    const b = det.score(kind, noiseX, opts, reference);
+    const a = await det.score(kind, normalX, opts, reference);
+    const b = await det.score(kind, noiseX, opts, reference);
     assert.ok(a.every(Number.isFinite) && b.every(Number.isFinite), `${kind} gave a non-finite score`);
     const auc = auroc(a, b);
     assert.ok(auc > 0.95, `${kind}: AUROC ${auc}`);
   }
 });
 
-test("scores are per-example functions of the input: the same alone as inside a batch", () => {
+test("scores are per-example functions of the input: the same alone as inside a batch", async () => {
   const one = normalX.slice(5 * D, 6 * D);
   for (const kind of ["neg-elbo", "iwae-nll", "regret", "recon-error"] as ScoreKind[]) {
-    const inBatch = det.score(kind, normalX.slice(0, 10 * D), opts)[5];
-    const alone = det.score(kind, one, opts)[0];
+    const inBatch = (await det.score(kind, normalX.slice(0, 10 * D), opts))[5];
+    const alone = (await det.score(kind, one, opts))[0];
     assert.ok(Math.abs(inBatch - alone) < 1e-3 * Math.max(1, Math.abs(alone)), `${kind}: ${inBatch} vs ${alone}`);
   }
 });
 
-test("regret with the whole encoder re-optimised (Xiao et al.): no steps give 0, each input is optimised alone, noise stands out", () => {
+test("regret with the whole encoder re-optimised (Xiao et al.): no steps give 0, each input is optimised alone, noise stands out", async () => {
   const enc = { ...opts, regretLr: 1e-3, regretScope: "encoder" as const };
   const x = normalX.slice(0, 6 * D);
   // the same estimator before and after: without steps the regret is exactly 0
-  assert.deepEqual(Array.from(det.score("regret", x, { ...enc, regretSteps: 0 })), [0, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from(await det.score("regret", x, { ...enc, regretSteps: 0 })), [0, 0, 0, 0, 0, 0]);
   // per-example encoder copies: an input's result does not depend on the others in its batch
-  const inBatch = det.score("regret", x, enc)[5];
-  const alone = det.score("regret", x.slice(5 * D), enc)[0];
+  const inBatch = (await det.score("regret", x, enc))[5];
+  const alone = (await det.score("regret", x.slice(5 * D), enc))[0];
   assert.ok(Math.abs(inBatch - alone) < 1e-3 * Math.max(1, Math.abs(alone)), `${inBatch} vs ${alone}`);
-  const a = det.score("regret", normalX.slice(0, 100 * D), enc);
-  const b = det.score("regret", noiseX.slice(0, 100 * D), enc);
+  const a = await det.score("regret", normalX.slice(0, 100 * D), enc);
+  const b = await det.score("regret", noiseX.slice(0, 100 * D), enc);
   assert.ok(a.every(Number.isFinite) && b.every(Number.isFinite));
   assert.ok(auroc(a, b) > 0.95, `AUROC ${auroc(a, b)}`);
   // Adam on the encoder raises the ELBO on average (regret > 0)
@@ -207,13 +207,13 @@ test("regret with the whole encoder re-optimised (Xiao et al.): no steps give 0,
   assert.equal(relevantOptions("regret", { ...DEFAULT_SCORE_OPTIONS, regretScope: "encoder" }).regretScope, "encoder");
 });
 
-test("IWAE tightens the ELBO; complexity = NLL in bits minus PNG bits; error maps sum to the recon score", () => {
+test("IWAE tightens the ELBO; complexity = NLL in bits minus PNG bits; error maps sum to the recon score", async () => {
   const x = normalX.slice(0, 32 * D);
-  const elbo = det.score("neg-elbo", x, { samples: 64 });
-  const iwae = det.score("iwae-nll", x, { iwaeK: 64 });
+  const elbo = await det.score("neg-elbo", x, { samples: 64 });
+  const iwae = await det.score("iwae-nll", x, { iwaeK: 64 });
   const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / a.length;
   assert.ok(mean(iwae) < mean(elbo), `IWAE ${mean(iwae)} vs −ELBO ${mean(elbo)}`);
-  const complexity = det.score("complexity", x, { iwaeK: 64 });
+  const complexity = await det.score("complexity", x, { iwaeK: 64 });
   const bits = det.complexityBits(x);
   for (let i = 0; i < 32; i++) assert.ok(Math.abs(complexity[i] - (iwae[i] / Math.LN2 - bits[i])) < 1e-6 * Math.abs(complexity[i]));
   // 8-bit images: the PNG file's length; binary images: one bit per pixel, packed, then PNG
@@ -226,8 +226,8 @@ test("IWAE tightens the ELBO; complexity = NLL in bits minus PNG bits; error map
   const packed = binaryPngBits(randomBits, [28, 28, 1])[0];
   assert.ok(packed > D && packed < 1.6 * D + 600, `784 random bits took ${packed} bits`);
   assert.ok(binaryPngBits(new Float32Array(D), [28, 28, 1])[0] < binaryPngBits(binary, [28, 28, 1])[0], "a blank image compresses below a digit");
-  const maps = det.errorMaps(x.slice(0, 4 * D));
-  const recon = det.score("recon-error", x.slice(0, 4 * D));
+  const maps = await det.errorMaps(x.slice(0, 4 * D));
+  const recon = await det.score("recon-error", x.slice(0, 4 * D));
   for (let i = 0; i < 4; i++) {
     let s = 0;
     for (let j = 0; j < D; j++) s += maps[i * D + j];
@@ -262,10 +262,10 @@ test("deviance per value: Bernoulli KL(Bern(x) ‖ Bern(p)), Gaussian ½(x−μ)
   });
 });
 
-test("recon-error with --recon-measure deviance: Σ KL through μ(x) on the trained Bernoulli model, its error maps, options and unsupported likelihoods", () => {
+test("recon-error with --recon-measure deviance: Σ KL through μ(x) on the trained Bernoulli model, its error maps, options and unsupported likelihoods", async () => {
   const x = normalX.slice(0, 8 * D);
-  const dev = det.score("recon-error", x, { reconMeasure: "deviance" });
-  const p = makeInference(model.bundle).reconstruct(x); // the decoder mean at z = μ(x)
+  const dev = await det.score("recon-error", x, { reconMeasure: "deviance" });
+  const p = await makeInference(model.bundle).reconstruct(x); // the decoder mean at z = μ(x)
   for (let i = 0; i < 8; i++) {
     let kl = 0;
     for (let j = 0; j < D; j++) {
@@ -274,29 +274,29 @@ test("recon-error with --recon-measure deviance: Σ KL through μ(x) on the trai
     }
     assert.ok(Math.abs(dev[i] - kl) < 2e-3 * kl, `example ${i}: ${dev[i]} vs ${kl}`);
   }
-  const maps = det.errorMaps(x, { reconMeasure: "deviance" });
+  const maps = await det.errorMaps(x, { reconMeasure: "deviance" });
   assert.ok(maps.every((v) => v > -1e-4), "deviance is never negative");
   for (let i = 0; i < 8; i++) {
     const sum = maps.subarray(i * D, (i + 1) * D).reduce((a, b) => a + b, 0);
     assert.ok(Math.abs(sum - dev[i]) < 1e-3 * dev[i]);
   }
   // the default stays the squared error; the measure is recorded with a calibration
-  const squared = det.score("recon-error", x);
+  const squared = await det.score("recon-error", x);
   assert.ok(squared.every((v, i) => Math.abs(v - dev[i]) > 1e-3));
   assert.deepEqual(relevantOptions("recon-error", DEFAULT_SCORE_OPTIONS), { reconMeasure: "squared" });
   const cb = parseVaeConfig({ ...config, likelihood: { type: "continuous-bernoulli" } });
   const cbDet = makeDetector({ type: "image", bundle: { config: cb, params: buildVae(cb).init(keyFromWords(1, 2)), extras: {} } });
-  assert.ok(cbDet.score("recon-error", x).every(Number.isFinite));
-  assert.throws(() => cbDet.score("recon-error", x, { reconMeasure: "deviance" }), /deviance measure needs an image model with a Bernoulli/);
+  assert.ok((await cbDet.score("recon-error", x)).every(Number.isFinite));
+  await assert.rejects(cbDet.score("recon-error", x, { reconMeasure: "deviance" }), /deviance measure needs an image model with a Bernoulli/);
 });
 
-test("a neg-elbo threshold calibrated on 1000 digits holds its FPR on 1000 fresh digits", () => {
+test("a neg-elbo threshold calibrated on 1000 digits holds its FPR on 1000 fresh digits", async () => {
   const fit = digits.x.slice(4200 * D, 5200 * D);
   const fresh = digits.x.slice(5200 * D, 6200 * D);
-  const cal = det.calibrate("neg-elbo", fit, 0.05, { samples: 2 });
+  const cal = await det.calibrate("neg-elbo", fit, 0.05, { samples: 2 });
   assert.equal(cal.score, "neg-elbo");
   assert.ok(cal.fitted_fpr <= 0.05);
-  const fpr = flaggedFraction(det.score("neg-elbo", fresh, cal.options), cal.threshold);
+  const fpr = flaggedFraction(await det.score("neg-elbo", fresh, cal.options), cal.threshold);
   // binomial sd at n = 1000 is 0.007; allow ≈ 3 sd plus the threshold's own sampling error
   assert.ok(Math.abs(fpr - 0.05) < 0.03, `fresh FPR ${fpr}`);
 });
@@ -306,10 +306,10 @@ test("a neg-elbo threshold calibrated on 1000 digits holds its FPR on 1000 fresh
 
 const cli = (args: string[]) => spawnSync(process.execPath, [join(import.meta.dirname, "../src/cli/main.js"), ...args], { encoding: "utf8" });
 
-test("CLI: calibrate stores a threshold in the model; score writes id,score,flag; detect-eval writes metrics and plots", () => {
+test("CLI: calibrate stores a threshold in the model; score writes id,score,flag; detect-eval writes metrics and plots", async () => {
   const dir = tmp();
   const modelDir = join(dir, "model");
-  saveModel(modelDir, model.bundle);
+  await saveModel(modelDir, model.bundle);
   const idx = join(dir, "normal");
   mkdirSync(idx);
   const common = ["--quiet", "--samples", "2"];
@@ -354,10 +354,10 @@ test("CLI: calibrate stores a threshold in the model; score writes id,score,flag
   assert.match(readFileSync(join(evalDir, "roc.svg"), "utf8"), /<svg/);
 });
 
-test("CLI: corrupt images, malformed CSVs and wrong data give one clear line", () => {
+test("CLI: corrupt images, malformed CSVs and wrong data give one clear line", async () => {
   const dir = tmp();
   const modelDir = join(dir, "model");
-  saveModel(modelDir, model.bundle);
+  await saveModel(modelDir, model.bundle);
   const imgDir = join(dir, "bad");
   mkdirSync(imgDir);
   writeFileSync(join(imgDir, "broken.png"), new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));

@@ -125,10 +125,10 @@ before(async () => {
     });
     speech = run.model;
     examples = heldOutExamples(join(dir, "espeak", "manifest.json"), speech.info, 3);
-    speechServed = { bytes: encodeModel(speech.bundle), name: "speech-tiny", examples };
+    speechServed = { bytes: await encodeModel(speech.bundle), name: "speech-tiny", examples };
   }
 
-  base = await serve({ text: { bytes: encodeTextModel(textBundle), name: "toy-sentences" }, speech: speechServed });
+  base = await serve({ text: { bytes: await encodeTextModel(textBundle), name: "toy-sentences" }, speech: speechServed });
   context = await launch();
   mkdirSync(ARTIFACTS, { recursive: true });
   page = await openPage(base);
@@ -140,7 +140,12 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const texts = (id: string) => page.locator(`#${id} .sentence`).allTextContents();
+/** Wait until the page's queued model work is done (web/jobs.ts counts it in body[data-pending]). */
+const settled = () => page.waitForFunction(() => (document.body.dataset.pending ?? "0") === "0");
+const texts = async (id: string) => {
+  await settled();
+  return page.locator(`#${id} .sentence`).allTextContents();
+};
 const visible = (p: Page, selector: string) => p.evaluate((s) => [...document.querySelectorAll<HTMLElement>(s)].map((el) => !el.hidden), selector);
 async function setValue(id: string, value: string | number, event = "input"): Promise<void> {
   await page.evaluate(([id, value, event]) => {
@@ -178,7 +183,7 @@ test("text: samples are sentences of vocabulary words, the same the library give
   const check = async (what: string) => {
     const shown = await texts("text-samples-out");
     const d = await page.evaluate(() => ({ ...document.getElementById("text-samples-out")!.dataset }));
-    const expected = textInf.sample(shown.length, { seed: Number(d.seed), temperature: Number(d.temperature), greedy: d.greedy === "true" }).texts;
+    const expected = (await textInf.sample(shown.length, { seed: Number(d.seed), temperature: Number(d.temperature), greedy: d.greedy === "true" })).texts;
     assert.deepEqual(shown, expected, `${what}: the page's samples are the library's`);
     for (const s of shown) {
       assert.ok(s.trim().length > 0, `${what}: an empty sample`);
@@ -188,36 +193,44 @@ test("text: samples are sentences of vocabulary words, the same the library give
   };
   assert.equal((await check("on load")).length, 8);
   await setValue("text-count", 12, "change");
+  await settled();
   const warm = await check("12 sentences");
   assert.equal(warm.length, 12);
   await setValue("text-temperature", 0.3);
+  await settled();
   const cold = await check("temperature 0.3");
   assert.notDeepEqual(cold, warm, "the temperature changes the sentences");
   await page.check("#text-greedy");
+  await settled();
   assert.equal(await page.locator("#text-temperature").isDisabled(), true, "greedy decoding ignores the temperature");
   await check("greedy");
   await page.click("#text-resample");
+  await settled();
   assert.equal(await page.evaluate(() => document.getElementById("text-samples-out")!.dataset.seed), "2");
   await check("new samples, greedy");
   await page.uncheck("#text-greedy");
+  await settled();
 });
 
 test("text: a typed sentence is reconstructed; unknown words and empty input are explained", { skip }, async () => {
   const sentence = trainingLines[0];
   await page.fill("#text-input", sentence);
   await page.click("#text-reconstruct");
+  await settled();
   const out = (await page.locator("#text-recon-out").textContent()) ?? "";
   assert.ok(out.length > 0);
-  assert.equal(out, textInf.reconstruct(sentence));
+  assert.equal(out, await textInf.reconstruct(sentence));
   assert.equal(await page.locator("#text-recon-note").textContent(), "7 tokens");
 
   await page.fill("#text-input", "the zebra sees a cat");
   await page.press("#text-input", "Enter");
+  await settled();
   assert.equal(await page.locator("#text-recon-note").textContent(), "5 tokens, 1 unknown to the model (read as <unk>)");
-  assert.equal(await page.locator("#text-recon-out").textContent(), textInf.reconstruct("the zebra sees a cat"));
+  assert.equal(await page.locator("#text-recon-out").textContent(), await textInf.reconstruct("the zebra sees a cat"));
 
   await page.fill("#text-input", "");
   await page.click("#text-reconstruct");
+  await settled();
   assert.match((await page.locator("#text-recon-note").textContent()) ?? "", /has no tokens this model knows/);
   assert.equal(await page.locator("#text-recon-note").getAttribute("class"), "muted error");
   assert.equal(await page.locator("#text-recon-out").textContent(), "");
@@ -229,20 +242,23 @@ test("text: interpolation gives steps + 2 sentences from the reconstruction of A
   const reconstructionInPage = async (s: string) => {
     await page.fill("#text-input", s);
     await page.click("#text-reconstruct");
+    await settled();
     return (await page.locator("#text-recon-out").textContent()) ?? "";
   };
   const [recA, recB] = [await reconstructionInPage(a), await reconstructionInPage(b)];
   await page.fill("#text-a", a);
   await page.fill("#text-b", b);
   await setValue("text-steps", 3);
+  await settled();
   const path = await texts("text-interp-out");
   assert.equal(path.length, 5);
   const ts = await page.locator("#text-interp-out li").evaluateAll((els) => els.map((el) => Number((el as HTMLElement).dataset.t)));
   assert.deepEqual(ts, [0, 0.25, 0.5, 0.75, 1]);
   assert.equal(path[0], recA, "the path starts at A's reconstruction");
   assert.equal(path[4], recB, "and ends at B's");
-  assert.deepEqual(path, textInf.interpolate(a, b, 5).map((p) => p.text));
+  assert.deepEqual(path, (await textInf.interpolate(a, b, 5)).map((p) => p.text));
   await page.click("#text-interpolate");
+  await settled();
   assert.deepEqual(await texts("text-interp-out"), path, "the button recomputes the same path");
   await shotView("text", "app-text.png");
 });
@@ -328,6 +344,7 @@ function assertVoiced(p: Played, what: string): void {
 async function runAndWait(button: string, area: string): Promise<void> {
   const runs = Number(await page.locator(`#${area}`).getAttribute("data-runs"));
   await page.click(`#${button}`);
+  await settled();
   await page.waitForFunction(([area, runs]) => Number(document.getElementById(area as string)!.dataset.runs) > (runs as number), [area, runs] as const, { timeout: 60_000 });
 }
 
@@ -359,6 +376,7 @@ test("speech: a morph in N points runs from A's length to B's; prior samples pla
   await page.selectOption("#speech-a", "0");
   await page.selectOption("#speech-b", "2");
   await setValue("speech-steps", 4);
+  await settled();
   await runAndWait("speech-morph-run", "speech-morph-out");
   const path = await played("speech-morph-out");
   assert.equal(path.length, 4);
@@ -371,6 +389,7 @@ test("speech: a morph in N points runs from A's length to B's; prior samples pla
   path.forEach((p, i) => assertVoiced(p, `morph point ${i}`));
 
   await setValue("speech-count", 3, "change");
+  await settled();
   await runAndWait("speech-sample", "speech-samples-out");
   const samples = await played("speech-samples-out");
   assert.equal(samples.length, 3);
@@ -385,12 +404,14 @@ test("speech: opened WAV files become clips; a file that is not a WAV is named i
   writeFileSync(good, encodeWav16(vowel(0.35, 22050, 130), 22050)); // another rate: resampled in the page
   writeFileSync(bad, "this is not audio at all");
   await page.setInputFiles("#speech-upload", [bad]);
+  await settled();
   await page.waitForFunction(() => document.getElementById("speech-note")!.classList.contains("error"));
   assert.match((await page.locator("#speech-note").textContent()) ?? "", /^not-audio\.wav: not a WAV file/);
   assert.equal(await page.locator("#speech-clip option").count(), examples.length, "the bad file is not listed");
 
   const runs = Number(await page.locator("#speech-recon-out").getAttribute("data-runs"));
   await page.setInputFiles("#speech-upload", [good]);
+  await settled();
   await page.waitForFunction((runs) => Number(document.getElementById("speech-recon-out")!.dataset.runs) > runs, runs);
   assert.equal(await page.locator("#speech-clip option:checked").textContent(), "vowel.wav");
   const out = await played("speech-recon-out");
@@ -403,23 +424,26 @@ test("speech: opened WAV files become clips; a file that is not a WAV is named i
 
 test("a model file opened in the page goes to its view; a corrupt one is one error line", { skip }, async () => {
   const textFile = join(dir, "picked-text.safetensors");
-  writeFileSync(textFile, encodeTextModel(textBundle));
+  writeFileSync(textFile, await encodeTextModel(textBundle));
   await page.setInputFiles("#model-file", textFile);
+  await settled();
   await page.waitForFunction(() => document.getElementById("text-model-name")!.textContent!.startsWith("picked-text.safetensors"));
   assert.equal(await page.evaluate(() => document.body.dataset.status), "ready");
   assert.equal((await texts("text-samples-out")).length, 12);
   if (!speechSkip) {
     const speechFile = join(dir, "picked-speech.safetensors");
-    writeFileSync(speechFile, encodeModel(speech!.bundle));
+    writeFileSync(speechFile, await encodeModel(speech!.bundle));
     await page.setInputFiles("#model-file", speechFile);
+    await settled();
     await page.waitForFunction(() => document.getElementById("speech-model-name")!.textContent!.startsWith("picked-speech.safetensors"));
     assert.equal(await page.evaluate(() => document.body.dataset.status), "ready");
     assert.equal(await page.locator("#speech-clip option").count(), examples.length + 1, "clips stay listed");
     assert.ok((await visible(page, '[data-view="image"]')).every((v) => !v), "still no image view");
   }
   const corrupt = join(dir, "corrupt.safetensors");
-  writeFileSync(corrupt, encodeTextModel(textBundle).subarray(0, 100));
+  writeFileSync(corrupt, (await encodeTextModel(textBundle)).subarray(0, 100));
   await page.setInputFiles("#model-file", corrupt);
+  await settled();
   await page.waitForFunction(() => document.body.dataset.status === "error");
   const status = (await page.locator("#status").textContent()) ?? "";
   assert.match(status, /^cannot open corrupt\.safetensors: .*not a valid safetensors file/);
@@ -428,7 +452,7 @@ test("a model file opened in the page goes to its view; a corrupt one is one err
 });
 
 test("a text-only server: only the text view shows", { skip }, async () => {
-  const url = await serve({ text: { bytes: encodeTextModel(textBundle), name: "only-text" } });
+  const url = await serve({ text: { bytes: await encodeTextModel(textBundle), name: "only-text" } });
   const p = await openPage(url);
   assert.equal(await p.evaluate(() => document.body.dataset.status), "ready");
   assert.ok((await visible(p, '[data-view="text"]')).every(Boolean));

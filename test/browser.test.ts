@@ -1,6 +1,7 @@
 /**
  * End-to-end: the browser app in Debian's Chromium (headless, driven by playwright-core), on a
- * small model trained here. The model runs in the page (WebAssembly: the browser has no GPU).
+ * small model trained here. The model runs in the page on WebAssembly; one test runs it on WebGPU
+ * through Chromium's SwiftShader (a GPU emulated on the CPU) and compares.
  * Screenshots go to test-artifacts/.
  */
 import { test, before, after } from "node:test";
@@ -31,6 +32,7 @@ type Pixels = { w: number; h: number; gray: number[] };
 let context: BrowserContext;
 let page: Page;
 let close: () => Promise<void>;
+let appUrl = "";
 const pageErrors: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), "vaekit-browser-"));
 const testSet = loadDataset("mnist", "test");
@@ -53,10 +55,10 @@ before(async () => {
   const bundle = { config, params: state.params, extras: {} };
   const app = await createServer({
     webRoot,
-    model: { bytes: encodeModel(bundle), bundle, name: "test-model" },
+    model: { bytes: await encodeModel(bundle), bundle, name: "test-model" },
     map: subset(testSet, Int32Array.from({ length: 500 }, (_, i) => i)),
   });
-  const url = await app.listen({ port: 0, host: "127.0.0.1" });
+  const url = (appUrl = await app.listen({ port: 0, host: "127.0.0.1" }));
   context = await chromium.launchPersistentContext(join(dir, "chromium-profile"), {
     executablePath: CHROMIUM,
     headless: true,
@@ -80,7 +82,8 @@ after(async () => {
 });
 
 /** A canvas's size and red channel (the app draws gray images). */
-function pixels(id: string): Promise<Pixels> {
+async function pixels(id: string): Promise<Pixels> {
+  await settled();
   return page.evaluate((id) => {
     const c = document.getElementById(id) as HTMLCanvasElement;
     const d = c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data;
@@ -98,7 +101,12 @@ const meanAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
 /** Wait for the redraw that follows input (it runs on the next animation frame). */
-const frame = () => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+/** Wait until the page's queued model work is done (web/jobs.ts counts it in body[data-pending]). */
+const settled = () => page.waitForFunction(() => (document.body.dataset.pending ?? "0") === "0");
+const frame = async () => {
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await settled();
+};
 async function setRange(id: string, value: number): Promise<void> {
   await page.evaluate(([id, value]) => {
     const el = document.getElementById(id as string) as HTMLInputElement;
@@ -115,6 +123,7 @@ test("the app loads the model from the server and renders samples", { skip }, as
   assert.equal(samples.w, 8 * 29 + 1, "an 8×8 grid of 28-pixel images with 1-pixel separators");
   assert.ok(std(samples.gray) > 0.05, "samples are not blank");
   await setRange("temperature", 0.2);
+  await settled();
   const cold = await pixels("samples-out");
   assert.ok(meanAbsDiff(cold.gray, samples.gray) > 0.005, "the temperature slider changes the samples");
   await shot("app-loaded.png");
@@ -122,6 +131,7 @@ test("the app loads the model from the server and renders samples", { skip }, as
 
 test("a drawn digit gets a reconstruction and a negative ELBO", { skip }, async () => {
   await page.click("#clear");
+  await settled();
   await frame();
   const blankRecon = await pixels("recon");
   const box = (await page.locator("#pad").boundingBox())!;
@@ -149,6 +159,7 @@ test("an uploaded image becomes the model input (dark-on-light images are invert
   const file = join(dir, "upload-digit.png");
   writePng(file, createImage(28, 28, 1, digit(3)));
   await page.setInputFiles("#upload", file);
+  await settled();
   await page.waitForFunction(() => document.getElementById("upload-note")!.textContent!.includes("upload-digit.png"));
   await frame();
   const input = await pixels("input-view");
@@ -157,6 +168,7 @@ test("an uploaded image becomes the model input (dark-on-light images are invert
   const inverted = join(dir, "dark-on-light.png");
   writePng(inverted, createImage(28, 28, 1, digit(3).map((v) => 1 - v)));
   await page.setInputFiles("#upload", inverted);
+  await settled();
   await page.waitForFunction(() => document.getElementById("upload-note")!.textContent!.includes("inverted"));
   await frame();
   assert.ok(meanAbsDiff((await pixels("input-view")).gray, digit(3)) < 1 / 255);
@@ -168,8 +180,10 @@ test("attribute editing, interpolation, latent sliders and the latent map respon
   assert.match((await page.locator("#edit-note").textContent()) ?? "", /computed here from 500 labelled examples/);
   await page.selectOption("#attribute", "0");
   await setRange("strength", 0);
+  await settled();
   const none = await pixels("edit-out");
   await setRange("strength", 3);
+  await settled();
   const strong = await pixels("edit-out");
   assert.equal(strong.w, 8 * 29 + 1, "input plus seven strengths");
   assert.ok(std(strong.gray) > 0.05);
@@ -177,6 +191,7 @@ test("attribute editing, interpolation, latent sliders and the latent map respon
 
   const interpBefore = await pixels("interp-out");
   await page.click("#interp-a");
+  await settled();
   assert.ok(meanAbsDiff((await pixels("interp-out")).gray, interpBefore.gray) > 0.001, "A ← drawing changes the interpolation");
 
   const sliderBefore = await pixels("slider-out");
@@ -197,10 +212,44 @@ test("attribute editing, interpolation, latent sliders and the latent map respon
 test("a model file picked by the user replaces the served one", { skip }, async () => {
   const file = join(dir, "picked.safetensors");
   const { config, params } = loadModel(join(dir, "model"));
-  writeFileSync(file, encodeModel({ config, params, extras: {} }));
+  writeFileSync(file, await encodeModel({ config, params, extras: {} }));
   await page.setInputFiles("#model-file", file);
+  await settled();
   await page.waitForFunction(() => document.getElementById("model-name")!.textContent!.startsWith("picked.safetensors"));
   assert.equal(await page.evaluate(() => document.body.dataset.status), "ready");
   assert.ok(std((await pixels("samples-out")).gray) > 0.05);
   assert.deepEqual(pageErrors, []);
+});
+
+test("?device=webgpu runs the model on WebGPU (SwiftShader here) and draws what the wasm device draws", { skip }, async () => {
+  // Chromium's emulated GPU: the same WebGPU path as a real adapter, on the CPU
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader"] });
+  try {
+    const open = async (device: string) => {
+      const p = await browser.newPage({ viewport: { width: 1400, height: 1250 } });
+      const errors: string[] = [];
+      p.on("pageerror", (e) => errors.push(e.message));
+      await p.goto(`${appUrl}/?device=${device}`);
+      await p.waitForFunction(() => document.body.dataset.status !== "loading" && !/fetching/.test(document.getElementById("status")!.textContent!), null, { timeout: 120_000 });
+      await p.waitForFunction(() => (document.body.dataset.pending ?? "0") === "0");
+      const status = (await p.locator("#status").textContent()) ?? "";
+      const gray = await p.evaluate(() => {
+        const c = document.getElementById("samples-out") as HTMLCanvasElement;
+        return Array.from(c.getContext("2d")!.getImageData(0, 0, c.width, c.height).data.filter((_, i) => i % 4 === 0));
+      });
+      return { status, gray, errors };
+    };
+    const gpu = await open("webgpu");
+    assert.match(gpu.status, /^ready · webgpu \(.*swiftshader.*\)$/i, "the status names the device and adapter");
+    const cpu = await open("wasm");
+    assert.match(cpu.status, /^ready · wasm$/);
+    const auto = await open("auto");
+    assert.match(auto.status, /^ready · wasm \(the WebGPU adapter, .*swiftshader.*, emulates a GPU on the CPU\)$/i, "auto passes over an emulated GPU");
+    assert.equal(gpu.gray.length, cpu.gray.length);
+    const maxDiff = gpu.gray.reduce((m, v, i) => Math.max(m, Math.abs(v - cpu.gray[i])), 0);
+    assert.ok(maxDiff <= 2, `the 64 samples agree to 2 grey levels (largest difference ${maxDiff})`);
+    assert.deepEqual([...gpu.errors, ...cpu.errors, ...auto.errors], []);
+  } finally {
+    await browser.close();
+  }
 });

@@ -102,11 +102,11 @@ test("loss gradients match central finite differences", () => {
   }
 });
 
-test("model file: save → load gives identical outputs; the reference uses the PyTorch names and layouts", () => {
+test("model file: save → load gives identical outputs; the reference uses the PyTorch names and layouts", async () => {
   const config = referenceConfig(20);
   const model = buildVae(config);
   const params = model.init(random.key(0));
-  const dict = toStateDict(params);
+  const dict = await toStateDict(params);
   assert.deepEqual(dict["enc_fc1.weight"].shape, [400, 784]);
   assert.deepEqual(dict["enc_fc1.bias"].shape, [400]);
   assert.deepEqual(dict["enc_mu.weight"].shape, [20, 200]);
@@ -119,21 +119,21 @@ test("model file: save → load gives identical outputs; the reference uses the 
   const mem = w.w.ref.dataSync();
   assert.equal(dict["enc_fc1.weight"].data[5 * 784 + 7], mem[7 * 400 + 5]);
   const dir = tmp();
-  saveModel(dir, { config, params, extras: { note: "x" } });
+  await saveModel(dir, { config, params, extras: { note: "x" } });
   const loaded = loadModel(dir);
   assert.deepEqual(loaded.config, config);
   assert.deepEqual(loaded.extras, { note: "x" });
   const x = loadDataset("mnist", "test").x.slice(0, 64 * 784);
   const ev = makeEvaluator(model);
-  const a = ev(params, x, { iwaeK: 5, seed: 1 });
-  const b = ev(loaded.params, x, { iwaeK: 5, seed: 1 });
+  const a = await ev(params, x, { iwaeK: 5, seed: 1 });
+  const b = await ev(loaded.params, x, { iwaeK: 5, seed: 1 });
   assert.equal(a.neg_elbo, b.neg_elbo);
   assert.equal(a.iwae_nll, b.iwae_nll);
 });
 
-test("a corrupt or truncated model file gives one clear error", () => {
+test("a corrupt or truncated model file gives one clear error", async () => {
   const config = referenceConfig(2);
-  const bytes = encodeModel({ config, params: buildVae(config).init(random.key(0)), extras: {} });
+  const bytes = await encodeModel({ config, params: buildVae(config).init(random.key(0)), extras: {} });
   const dir = tmp();
   const path = join(dir, "bad.safetensors");
   writeFileSync(path, bytes.slice(0, bytes.length - 100));
@@ -164,8 +164,8 @@ test("training on real digits lowers the validation loss below a fixed bound; sa
   await runTraining({ config, train: { ...tcBase, epochs: 2 }, data: few, validation: 500, outDir: dirB });
   const b = await runTraining({ config, train: tcBase, data: few, validation: 500, outDir: dirB, resume: true });
   assert.deepEqual(b.history.map((m) => m.val_neg_elbo), h.map((m) => m.val_neg_elbo));
-  const wa = toStateDict(loadModel(dirA).params)["dec_fc3.weight"].data;
-  const wb = toStateDict(loadModel(dirB).params)["dec_fc3.weight"].data;
+  const wa = (await toStateDict(loadModel(dirA).params))["dec_fc3.weight"].data;
+  const wb = (await toStateDict(loadModel(dirB).params))["dec_fc3.weight"].data;
   assert.deepEqual(wa, wb);
   // a different training setting cannot silently resume
   await assert.rejects(runTraining({ config, train: { ...tcBase, lr: 5e-4 }, data: few, validation: 500, outDir: dirB, resume: true }), /different training settings/);
@@ -192,9 +192,9 @@ test("IWAE bound ≥ ELBO and tightens with k on a trained model", async () => {
   const test = binarize(loadDataset("mnist", "test"), "static", 0);
   const x = test.x.slice(0, 200 * 784);
   const ev = makeEvaluator(buildVae(config));
-  const r1 = ev(st.params, x, { iwaeK: 1, seed: 2 });
-  const r10 = ev(st.params, x, { iwaeK: 10, seed: 2 });
-  const r100 = ev(st.params, x, { iwaeK: 100, seed: 2 });
+  const r1 = await ev(st.params, x, { iwaeK: 1, seed: 2 });
+  const r10 = await ev(st.params, x, { iwaeK: 10, seed: 2 });
+  const r100 = await ev(st.params, x, { iwaeK: 100, seed: 2 });
   // k = 1 is an unbiased single-sample ELBO: it agrees with the ELBO estimate up to noise
   assert.ok(Math.abs(r1.iwae_nll! - r1.neg_elbo) < 2, `${r1.iwae_nll} vs ${r1.neg_elbo}`);
   assert.ok(r10.iwae_nll! < r1.iwae_nll!, "k=10 tighter than k=1");

@@ -37,7 +37,7 @@ writeFileSync(join(webRoot, ".env"), SECRET);
 
 const config = parseVaeConfig({ inputShape: [28, 28, 1], latentDim: 2, encoder: { type: "mlp", hidden: [16] }, decoder: { type: "mlp", hidden: [16] }, likelihood: { type: "bernoulli" } });
 const bundle: ModelBundle = { config, params: buildVae(config).init(random.key(0)), extras: { note: "test" } };
-const modelBytes = encodeModel(bundle);
+const modelBytes = await encodeModel(bundle);
 const map = subset(loadDataset("mnist", "test"), Int32Array.from({ length: 50 }, (_, i) => i));
 
 const app = await createServer({
@@ -144,7 +144,7 @@ test("the model file and the latent-map data come back intact", async () => {
 
 test("`vaekit serve` listens on 127.0.0.1 by default and stops on SIGTERM", async () => {
   const modelDir = join(dir, "model");
-  saveModel(modelDir, bundle);
+  await saveModel(modelDir, bundle);
   const cli = join(import.meta.dirname, "../src/cli/main.js");
   const child = spawn(process.execPath, [cli, "serve", "--model", modelDir, "--port", "0", "--no-map", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
@@ -172,7 +172,7 @@ test("`vaekit serve` listens on 127.0.0.1 by default and stops on SIGTERM", asyn
 
 const tokenizer = Tokenizer.fit(["the cat sees the dog", "a dog sees a cat", "the dog likes a cat"], { kind: "word", minCount: 1 });
 const textConfig = parseTextVaeConfig({ vocabSize: tokenizer.vocabSize, maxTokens: 8, embedDim: 8, hiddenDim: 16, latentDim: 4 });
-const textBytes = encodeTextModel({ config: textConfig, params: initTextVae(textConfig, random.key(1)), tokenizer, extras: {} });
+const textBytes = await encodeTextModel({ config: textConfig, params: initTextVae(textConfig, random.key(1)), tokenizer, extras: {} });
 const speechConfig = speechVaeConfig({ network: "mlp", latentDim: 4, hidden: [16] });
 const speechInfo: SpeechModelInfo = {
   format: "vaekit.speech/1",
@@ -185,7 +185,7 @@ const speechInfo: SpeechModelInfo = {
   testVoices: [],
   words: [],
 };
-const speechBytes = encodeModel({ config: speechConfig, params: buildVae(speechConfig).init(random.key(2)), extras: { speech: speechInfo } });
+const speechBytes = await encodeModel({ config: speechConfig, params: buildVae(speechConfig).init(random.key(2)), extras: { speech: speechInfo } });
 
 /** A vowel-like clip: 0.1 s silence, 0.3 s of a harmonic tone with a fade, 0.1 s silence, at `rate`. */
 function vowelWav(rate: number, f0: number): Uint8Array {

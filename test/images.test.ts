@@ -210,7 +210,7 @@ test("interpolate: a row of the right size, distinct frames, endpoints that reco
   const frames = cells.slice(1, 7);
   assertAllDiffer(frames, "interpolation");
   // the end frames are the reconstructions of the inputs (PNG rounding aside) ...
-  const recon = inf.reconstruct(new Float32Array([...pixels(files[0]), ...pixels(files[1])]));
+  const recon = await inf.reconstruct(new Float32Array([...pixels(files[0]), ...pixels(files[1])]));
   assert.ok(meanAbsDiff(frames[0], recon.subarray(0, D)) < 1 / 255);
   assert.ok(meanAbsDiff(frames[5], recon.subarray(D)) < 1 / 255);
   // ... and each is closer to its own input than to the other one
@@ -228,7 +228,7 @@ test("traverse: one row per unit, most active first, measured on the data", asyn
   const report = JSON.parse(stdout) as { rows: { unit: number; activity: number }[]; latent_dim: number };
   assert.equal(report.latent_dim, L);
   // independent check: variance of μ over the same 500 test digits
-  const mu = inf.encode(testSet.x.slice(0, 500 * D)).mu;
+  const mu = (await inf.encode(testSet.x.slice(0, 500 * D))).mu;
   const act = Array.from({ length: L }, (_, u) => {
     let m = 0;
     for (let i = 0; i < 500; i++) m += mu[i * L + u] / 500;
@@ -264,7 +264,7 @@ test("attributes are stored in the model file; an edit moves images towards the 
 
   // independent check of one vector: mean μ of the 7s minus mean μ of the rest on the same data
   const ds = loadDataset("mnist", "train");
-  const mu = inf.encode(ds.x.slice(0, 3000 * D)).mu;
+  const mu = (await inf.encode(ds.x.slice(0, 3000 * D))).mu;
   const seven = new Float64Array(L);
   const rest = new Float64Array(L);
   let n7 = 0;
@@ -283,10 +283,10 @@ test("attributes are stored in the model file; an edit moves images towards the 
   const idx = Array.from({ length: testSet.n }, (_, i) => i).filter((i) => testSet.labels![i] !== 0).slice(0, 200);
   const x = new Float32Array(idx.length * D);
   idx.forEach((i, k) => x.set(digit(i), k * D));
-  const z = inf.encode(x).mu;
+  const z = (await inf.encode(x)).mu;
   const edited = new Float32Array(z.length);
   for (let k = 0; k < idx.length; k++) edited.set(applyDirection(row(z, L, k), direction, 1), k * L);
-  const zAfter = inf.encode(inf.decode(edited)).mu;
+  const zAfter = (await inf.encode(await inf.decode(edited))).mu;
   const meanDistance = (zs: Float32Array) => idx.reduce((s, _, k) => s + distance(row(zs, L, k), target.mean), 0) / idx.length;
   const dBefore = meanDistance(z);
   const dAfter = meanDistance(zAfter);
@@ -297,10 +297,10 @@ test("attributes are stored in the model file; an edit moves images towards the 
   await vaekit("edit", "--model", modelDir, "--image", source, "--attribute", "0", "--strength", "1", "--out", "edited.png", "--grid", "edit-grid.png", "--steps", "4", "--quiet");
   const out = pixels(join(dir, "edited.png"));
   assert.equal(out.length, D);
-  const zSource = inf.encode(pixels(source)).mu;
-  const expected = inf.decode(applyDirection(zSource, direction, 1));
+  const zSource = (await inf.encode(pixels(source))).mu;
+  const expected = await inf.decode(applyDirection(zSource, direction, 1));
   assert.ok(meanAbsDiff(out, expected) < 1 / 255);
-  assert.ok(distance(inf.encode(out).mu, target.mean) < distance(zSource, target.mean));
+  assert.ok(distance((await inf.encode(out)).mu, target.mean) < distance(zSource, target.mean));
   const cells = gridCells(join(dir, "edit-grid.png"), 1, 5);
   assertAllDiffer(cells, "edit strengths");
   assert.ok(meanAbsDiff(cells[4], out) < 1 / 255, "the last edit in the row is the edited image");
@@ -325,7 +325,7 @@ test("attributes from a folder of class sub-folders, and from Fashion-MNIST's na
   assert.deepEqual(set.classes.map((c) => [c.name, c.count]), [["ones", 15], ["sevens", 15]]);
   const ones = new Float32Array(15 * D);
   picked.ones.forEach((_, k) => ones.set(pixels(join(folder, "ones", `${k}.png`)), k * D));
-  const mu = inf.encode(ones).mu;
+  const mu = (await inf.encode(ones)).mu;
   for (let j = 0; j < L; j++) {
     let m = 0;
     for (let k = 0; k < 15; k++) m += mu[k * L + j] / 15;
@@ -342,8 +342,8 @@ test("attributes from a folder of class sub-folders, and from Fashion-MNIST's na
 
 test("arithmetic decodes μ(a) − μ(b) + μ(c)", async () => {
   await vaekit("arithmetic", "--model", modelDir, files[0], "-", files[1], "+", files[2], "--out", "sum.png", "--grid", "sum-grid.png", "--quiet");
-  const mu = inf.encode(new Float32Array([...pixels(files[0]), ...pixels(files[1]), ...pixels(files[2])])).mu;
-  const expected = inf.decode(latentSum([
+  const mu = (await inf.encode(new Float32Array([...pixels(files[0]), ...pixels(files[1]), ...pixels(files[2])]))).mu;
+  const expected = await inf.decode(latentSum([
     { sign: 1, z: row(mu, L, 0) },
     { sign: -1, z: row(mu, L, 1) },
     { sign: 1, z: row(mu, L, 2) },
@@ -355,7 +355,7 @@ test("arithmetic decodes μ(a) − μ(b) + μ(c)", async () => {
 test("image commands fail with one clear line", async () => {
   const bare = join(dir, "bare.safetensors");
   const b = loadModel(modelDir);
-  writeFileSync(bare, encodeModel({ ...b, extras: {} }));
+  writeFileSync(bare, await encodeModel({ ...b, extras: {} }));
   let r = await vaekitFails("edit", "--model", bare, "--image", files[0], "--attribute", "3");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^vaekit: .*has no attribute vectors; run `vaekit attributes/);

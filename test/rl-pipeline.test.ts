@@ -60,7 +60,7 @@ test("standard error; budgets in whole CMA-ES generations", async () => {
   assert.equal(wholeGenerations(100, 8000), 8000);
 });
 
-test("the default frame VAE is convolutional and maps 64×64 frames to z and back", () => {
+test("the default frame VAE is convolutional and maps 64×64 frames to z and back", async () => {
   const config = frameVaeConfig(env.obsShape);
   assert.equal(config.encoder.type, "conv");
   assert.equal(config.decoder.type, "conv");
@@ -68,9 +68,9 @@ test("the default frame VAE is convolutional and maps 64×64 frames to z and bac
   const bundle = { config, params: buildVae(config).init(random.key(0)), extras: {} };
   const enc = latentEncoder(bundle);
   const frames = collectRandomFrames(env, 1, 2).frames.subarray(0, 3 * D);
-  const z = enc.batch(frames, 3);
+  const z = await enc.batch(frames, 3);
   assert.equal(z.length, 3 * 8);
-  const rec = enc.reconstruct(frames, 3);
+  const rec = await enc.reconstruct(frames, 3);
   assert.equal(rec.length, 3 * D);
   assert.ok(rec.every((v) => v >= 0 && v <= 1));
   assert.throws(() => frameVaeConfig(env.obsShape, { latentDim: 0 }), /frame VAE config/);
@@ -89,7 +89,7 @@ test("the frame VAE reconstructs held-out frames far better than a blank or mean
   assert.equal(history.length, 16);
   assert.ok(history[15].val_recon < 0.5 * history[0].val_recon);
   encoder = latentEncoder(bundle);
-  const mse = reconstructionMse(encoder, heldOut.frames, heldOut.n);
+  const mse = await reconstructionMse(encoder, heldOut.frames, heldOut.n);
   // References: an all-black prediction, and the mean training frame.
   const black = heldOut.frames.reduce((s, v) => s + v * v, 0) / heldOut.frames.length;
   const meanFrame = new Float64Array(S);
@@ -100,10 +100,10 @@ test("the frame VAE reconstructs held-out frames far better than a blank or mean
   assert.ok(mse < 0.006, `held-out reconstruction MSE ${mse} should be below 0.006 (black frame ${black}, mean frame ${meanMse})`);
   assert.ok(mse < 0.5 * meanMse, `held-out MSE ${mse} vs mean-frame MSE ${meanMse}`);
   // Batched encoding agrees with one-by-one encoding (padding rows do not leak in).
-  const z3 = encoder.batch(heldOut.frames.subarray(0, 3 * S), 3);
-  const z1 = encoder.batch(heldOut.frames.subarray(S, 2 * S), 1);
+  const z3 = await encoder.batch(heldOut.frames.subarray(0, 3 * S), 3);
+  const z1 = await encoder.batch(heldOut.frames.subarray(S, 2 * S), 1);
   z1.forEach((v, k) => assert.ok(Math.abs(v - z3[8 + k]) < 1e-4));
-  assert.throws(() => encoder.batch(new Float32Array(5), 1), /latent encoder: got 5 values/);
+  await assert.rejects(encoder.batch(new Float32Array(5), 1), /latent encoder: got 5 values/);
 });
 
 test("a short CMA-ES training on z beats the random policy", async () => {

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { elboTerms } from "../src/objectives/elbo.js";
 import { initEngine, jitted, keyFromWords, np, random, tree, type Array } from "../src/engine/index.js";
 import { Rng } from "../src/data/rng.js";
@@ -186,11 +186,13 @@ describe("audio CLI", () => {
   const dir = join(root, "cli");
   const modelDir = join(dir, "model");
   const m = tinyModel();
-  saveModel(modelDir, m.bundle);
   const a = join(dir, "a.wav");
   const b = join(dir, "b.wav");
-  writeFileSync(a, encodeWav16(vowel(0.3, 22050, 120), 22050)); // a different rate: resampled on reading
-  writeFileSync(b, encodeWav16(vowel(0.45, 16000, 220), 16000));
+  before(async () => {
+    await saveModel(modelDir, m.bundle); // creates dir
+    writeFileSync(a, encodeWav16(vowel(0.3, 22050, 120), 22050)); // a different rate: resampled on reading
+    writeFileSync(b, encodeWav16(vowel(0.45, 16000, 220), 16000));
+  });
 
   function assertWavAndPng(wavPath: string) {
     const wav = decodeWav(new Uint8Array(readFileSync(wavPath)), wavPath);
@@ -273,8 +275,8 @@ describe("training on espeak-ng speech", () => {
     assert.equal(run.train.count, 24);
     assert.equal(run.test.count, 8);
     const untrained: SpeechModel = { ...run.model, bundle: { ...run.model.bundle, params: buildVae(config).init(random.key(0)) } };
-    const before = scoreSpeechModel(untrained, run.test);
-    const afterTraining = scoreSpeechModel(run.model, run.test);
+    const before = await scoreSpeechModel(untrained, run.test);
+    const afterTraining = await scoreSpeechModel(run.model, run.test);
     // Baseline: every held-out segment "reconstructed" as the mean training segment.
     const D = 64 * 64;
     const mean = new Float32Array(D);
@@ -294,8 +296,8 @@ describe("training on espeak-ng speech", () => {
     const loaded = loadSpeechModel(out);
     assert.deepEqual(loaded.info.testVoices, ["en+f2"]);
     const seg = { data: run.test.data.subarray(0, D), length: run.test.mask.subarray(0, 64).reduce((s, v) => s + v, 0) };
-    const a = makeSpeechGenerator(run.model).reconstruct(seg.data, seg.length);
-    const b = makeSpeechGenerator(loaded).reconstruct(seg.data, seg.length);
+    const a = await makeSpeechGenerator(run.model).reconstruct(seg.data, seg.length);
+    const b = await makeSpeechGenerator(loaded).reconstruct(seg.data, seg.length);
     assert.equal(b.length, seg.length);
     assert.ok(a.data.every((v, i) => Math.abs(v - b.data[i]) < 1e-5));
   });

@@ -22,7 +22,7 @@ test("a short run on the wamerican word list lowers the validation bound and kee
   assert.ok(data.report.dropped > 0 && data.report.kept + data.report.dropped === lines.length, "length limit reported");
   const config = textModelConfig(data, 10, { latentDim: 8, hiddenDim: 64, encoderHiddenDim: 32, embedDim: 16 });
   const betas = new Map<number, number>();
-  const before = evaluateText(initTextVae(config, random.key(2)), config, data.validation.sequences);
+  const before = await evaluateText(initTextVae(config, random.key(2)), config, data.validation.sequences);
   const bundle = await trainTextModel(data, config, {
     steps: 160,
     batchSize: 32,
@@ -50,19 +50,19 @@ test("a short run on the wamerican word list lowers the validation bound and kee
 
   // the trained model in use, through a saved file
   const dir = tmp();
-  saveTextModel(dir, bundle);
+  await saveTextModel(dir, bundle);
   const inf = makeTextInference(loadTextModel(dir));
-  const { texts, z } = inf.sample(5, { seed: 3 });
+  const { texts, z } = await inf.sample(5, { seed: 3 });
   assert.equal(texts.length, 5);
   assert.equal(z.length, 5 * 8);
   assert.ok(texts.every((t) => t.length <= 10 && /^[a-z<>unk]*$/.test(t)), texts.join(","));
-  assert.deepEqual(inf.sample(5, { seed: 3 }).texts, texts, "seeded sampling is reproducible");
-  const path = inf.interpolate("house", "garden", 4);
+  assert.deepEqual((await inf.sample(5, { seed: 3 })).texts, texts, "seeded sampling is reproducible");
+  const path = await inf.interpolate("house", "garden", 4);
   assert.deepEqual(path.map((p) => p.t), [0, 1 / 3, 2 / 3, 1]);
   // the ends decode the posterior means, exactly what reconstruct gives
-  assert.equal(path[0].text, inf.reconstruct("house"));
-  assert.equal(path[3].text, inf.reconstruct("garden"));
-  const post = inf.encode(["house", "abcdefghijklmnop"]);
+  assert.equal(path[0].text, await inf.reconstruct("house"));
+  assert.equal(path[3].text, await inf.reconstruct("garden"));
+  const post = await inf.encode(["house", "abcdefghijklmnop"]);
   assert.equal(post.truncated, 1);
   assert.equal(post.mu.length, 16);
 });

@@ -273,12 +273,12 @@ test("active units count dimensions whose posterior mean varies across sentences
   assert.ok(Math.abs(variances[0] - 1) < 0.2 && variances[1] < 0.01 && variances[2] < 1e-9);
 });
 
-test("model file round trip keeps weights, tokenizer and behaviour; wrong files fail clearly", () => {
+test("model file round trip keeps weights, tokenizer and behaviour; wrong files fail clearly", async () => {
   const tok = Tokenizer.fit(["abcdefgh"], { kind: "char" });
   const config = parseTextVaeConfig({ ...tinyConfig, vocabSize: tok.vocabSize });
   const params = initTextVae(config, random.key(6));
   const bundle = { config, params, tokenizer: tok, extras: { note: "x" } };
-  const bytes = encodeTextModel(bundle);
+  const bytes = await encodeTextModel(bundle);
   const back = decodeTextModel(bytes, "m.safetensors");
   assert.deepEqual(back.config, config);
   assert.deepEqual(back.tokenizer.tokens, tok.tokens);
@@ -289,8 +289,8 @@ test("model file round trip keeps weights, tokenizer and behaviour; wrong files 
   for (const [k, v] of a) assert.deepEqual(host(v.ref), host(b.get(k)!.ref), k);
   const inf1 = makeTextInference(bundle);
   const inf2 = makeTextInference(back);
-  assert.deepEqual(inf2.encode(["abc", "hg"]).mu, inf1.encode(["abc", "hg"]).mu);
-  assert.deepEqual(inf2.sample(3, { seed: 4 }).texts, inf1.sample(3, { seed: 4 }).texts);
+  assert.deepEqual((await inf2.encode(["abc", "hg"])).mu, (await inf1.encode(["abc", "hg"])).mu);
+  assert.deepEqual((await inf2.sample(3, { seed: 4 })).texts, (await inf1.sample(3, { seed: 4 })).texts);
   // a text model's metadata names its format; other files are refused with the reason
   const text = new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))));
   const wrong = new TextEncoder().encode(text.replace("vaekit.text-model/1", "vaekit.model/1____"));
@@ -300,12 +300,12 @@ test("model file round trip keeps weights, tokenizer and behaviour; wrong files 
   assert.throws(() => decodeTextModel(bytes.subarray(0, 20), "cut.safetensors"), (e: Error) => e instanceof VaekitError && /cut.safetensors/.test(e.message));
 });
 
-test("evaluation of an untrained model: per-token bound = −ELBO/tokens and perplexity = exp of it", () => {
+test("evaluation of an untrained model: per-token bound = −ELBO/tokens and perplexity = exp of it", async () => {
   const tok = Tokenizer.fit(FORTUNES.slice(0, 200), { kind: "char" });
   const seqs = prepareCorpus(FORTUNES.slice(0, 40), tok, 20, "drop").sequences;
   const config = parseTextVaeConfig({ vocabSize: tok.vocabSize, maxTokens: 20, embedDim: 8, hiddenDim: 16, latentDim: 4 });
   const params = initTextVae(config, random.key(8));
-  const m = evaluateText(params, config, seqs, { batchSize: 16, iwaeK: 8 });
+  const m = await evaluateText(params, config, seqs, { batchSize: 16, iwaeK: 8 });
   const tokens = seqs.reduce((s, q) => s + q.length + 1, 0);
   assert.equal(m.tokens, tokens);
   assert.equal(m.sentences, seqs.length);

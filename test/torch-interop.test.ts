@@ -63,11 +63,11 @@ test("a vaekit model loads into PyTorch with strict=True and evaluates to the sa
   const tc = TrainConfig.parse({ epochs: 1, batchSize: 100, seed: 1 });
   const state = await trainVae(config, tc, { train: digits("train", 1500), validation: testX.slice(0, 100 * D) }, initTrainState(model, 1));
   const modelDir = join(dir, "vaekit-model");
-  saveModel(modelDir, { config, params: state.params, extras: { note: "interop test" } });
+  await saveModel(modelDir, { config, params: state.params, extras: { note: "interop test" } });
 
   const k = 20;
-  const a = evaluate(state.params, testX, { iwaeK: k, seed: 0 });
-  const b = evaluate(state.params, testX, { iwaeK: k, seed: 1 });
+  const a = await evaluate(state.params, testX, { iwaeK: k, seed: 0 });
+  const b = await evaluate(state.params, testX, { iwaeK: k, seed: 1 });
   const t = await torch(["eval", "--weights", join(modelDir, "model.safetensors"), "--test", testFile, "--iwae-k", String(k)]);
   assert.equal(t.n, N_TEST);
 
@@ -89,7 +89,7 @@ test("a vaekit model loads into PyTorch with strict=True and evaluates to the sa
 test("PyTorch's strict load rejects a vaekit model of another shape", { skip }, async () => {
   const small = referenceConfig(8);
   const smallDir = join(dir, "small-model");
-  saveModel(smallDir, { config: small, params: buildVae(small).init(random.key(0)), extras: {} });
+  await saveModel(smallDir, { config: small, params: buildVae(small).init(random.key(0)), extras: {} });
   await assert.rejects(
     torch(["eval", "--weights", join(smallDir, "model.safetensors"), "--test", testFile, "--latent", "20", "--iwae-k", "1"]),
     /does not match the seed VAE with latent 20/,
@@ -103,14 +103,14 @@ test("PyTorch-initialised weights import into vaekit unchanged and give the same
 
   // the imported parameters, exported again, are the PyTorch tensors bit for bit
   const original = decodeSafetensors(new Uint8Array(readFileSync(initFile)), initFile).tensors;
-  const roundTrip = toStateDict(bundle.params);
+  const roundTrip = await toStateDict(bundle.params);
   assert.deepEqual(Object.keys(roundTrip).sort(), Object.keys(original).sort());
   for (const [name, t] of Object.entries(original)) {
     assert.deepEqual(roundTrip[name].shape, t.shape, name);
     assert.deepEqual(roundTrip[name].data, t.data, name);
   }
 
-  const v = evaluate(bundle.params, testX, { seed: 0 });
+  const v = await evaluate(bundle.params, testX, { seed: 0 });
   const t = await torch(["eval", "--weights", initFile, "--test", testFile, "--iwae-k", "1"]);
   ctx.diagnostic(`KL at PyTorch's initialisation: vaekit ${v.kl}, PyTorch ${t.kl}`);
   assert.ok(v.kl > 0);

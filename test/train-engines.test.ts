@@ -54,7 +54,7 @@ async function train(over: Partial<TrainConfig>, cfg: VaeConfig = config, d = da
   return { state, history: state.history, info: info!, losses };
 }
 
-const initialValidation = makeEvaluator(buildVae(config))(initTrainState(buildVae(config), 3).params, data.validation, { seed: 3 }).neg_elbo;
+const initialValidation = (await makeEvaluator(buildVae(config))(initTrainState(buildVae(config), 3).params, data.validation, { seed: 3 })).neg_elbo;
 const jaxRun = await train({});
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
@@ -92,7 +92,7 @@ test("the onnx engine lowers the validation loss and follows the jax engine's tr
   // the KL weight reaches the step: during the warm-up (w = t/30) the loss is recon + w·KL, far below recon + KL
   assert.ok(e1.train_loss - e1.train_recon < 0.7 * e1.train_kl && e1.train_loss > e1.train_recon, JSON.stringify(e1));
   // the state handed back holds ordinary, usable arrays
-  const val = makeEvaluator(buildVae(config))(onnx.state.params, data.validation, { seed: 3 });
+  const val = await makeEvaluator(buildVae(config))(onnx.state.params, data.validation, { seed: 3 });
   assert.ok(Math.abs(val.neg_elbo - e2.val_neg_elbo) < 1e-3);
 });
 

@@ -223,7 +223,7 @@ test("sampling: frequencies of the 512 images of 3×3 over 20,000 exact samples 
   assert.ok(tv < 0.05, `total variation ${tv}`);
 });
 
-test("mean(): the sequential mean-field image, in jit (all sweeps) and by makeInference (sweeps to the fixed point)", () => {
+test("mean(): the sequential mean-field image, in jit (all sweeps) and by makeInference (sweeps to the fixed point)", async () => {
   const rng = new Rng(6);
   const [h, w] = [6, 5];
   const D = h * w;
@@ -244,12 +244,12 @@ test("mean(): the sequential mean-field image, in jit (all sweeps) and by makeIn
   const params = model.init(random.key(7));
   const z = Float32Array.from({ length: 5 * 3 }, () => rng.normal() * 2);
   const inJit = host(jitted((p: VaeParams, zb: Array) => model.decode(p, zb).mean())(tree.ref(params), np.array(z).reshape([5, 3])));
-  const inf = makeInference({ config, params, extras: {} }).decode(z);
+  const inf = await makeInference({ config, params, extras: {} }).decode(z);
   assert.equal(inf.length, 5 * 72);
   for (let i = 0; i < inf.length; i++) assert.ok(Math.abs(inf[i] - inJit[i]) < 1e-6, `${i}: ${inf[i]} vs ${inJit[i]}`);
 });
 
-test("sample(): the row-band sweeps in jit give exactly the fixed point of full sweeps with the same uniforms; a raster-order host sampler agrees", () => {
+test("sample(): the row-band sweeps in jit give exactly the fixed point of full sweeps with the same uniforms; a raster-order host sampler agrees", async () => {
   const rng = new Rng(16);
   const [h, w, N] = [14, 9, 6];
   const D = h * w;
@@ -260,7 +260,7 @@ test("sample(): the row-band sweeps in jit give exactly the fixed point of full 
     const banded = host(jitted((key: Array) => px.sample(key))(random.key(17)));
     const u = jitted((key: Array) => random.uniform(key, [N, D]))(random.key(17)); // the uniforms sample() drew
     const sweep = jitted((x: Array, uu: Array) => px.sweep(x, uu));
-    const { x: full, sweeps } = iterateToFixedPoint((x) => sweep(x, u.ref), np.zeros([N, D]), causalSweeps(h, w, k));
+    const { x: full, sweeps } = await iterateToFixedPoint((x) => sweep(x, u.ref), np.zeros([N, D]), causalSweeps(h, w, k));
     assert.ok(sweeps <= causalSweeps(h, w, k));
     assert.deepEqual(globalThis.Array.from(banded), globalThis.Array.from(full), `k${k} hidden ${hidden}`);
     // raster order on the host, float64, with the same uniforms (a tie within float error is not expected)
@@ -325,11 +325,11 @@ test("config: autoregressive options validate (odd kernel ≥ 3, 1 channel) and 
   assert.deepEqual(build({ likelihood: "bernoulli" }, file).likelihood, { type: "bernoulli" });
 });
 
-test("model files: PyTorch-layout tensors (masked Conv2d with zeros outside the window), exact round trip through safetensors", () => {
+test("model files: PyTorch-layout tensors (masked Conv2d with zeros outside the window), exact round trip through safetensors", async () => {
   const config = mlpAr();
   const model = buildVae(config);
   const params = model.init(random.key(11));
-  const dict = toStateDict(params);
+  const dict = await toStateDict(params);
   assert.deepEqual(dict["dec_ar_conv.weight"].shape, [8, 1, 5, 5]); // Conv2d [out, in, k, k]
   assert.deepEqual(dict["dec_ar_conv.bias"].shape, [8]);
   assert.deepEqual(dict["dec_ar_cond.weight"].shape, [8, 1]); // Linear 1 → C
@@ -343,7 +343,7 @@ test("model files: PyTorch-layout tensors (masked Conv2d with zeros outside the 
     }
   }
   // the plain Bernoulli model of the same networks has the same tensors minus dec_ar_* and the same initialisation
-  const plain = toStateDict(buildVae({ ...config, likelihood: { type: "bernoulli" } }).init(random.key(11)));
+  const plain = await toStateDict(buildVae({ ...config, likelihood: { type: "bernoulli" } }).init(random.key(11)));
   assert.deepEqual(Object.keys(dict).filter((k) => !k.startsWith("dec_ar_")), Object.keys(plain));
   assert.deepEqual(dict["dec_fc2.weight"].data, plain["dec_fc2.weight"].data);
   const rng = new Rng(12);
@@ -354,18 +354,18 @@ test("model files: PyTorch-layout tensors (masked Conv2d with zeros outside the 
   });
   const before = host(bound(tree.ref(params), x.ref));
   const dir = mkdtempSync(join(tmpdir(), "vaekit-ar-model-"));
-  saveModel(dir, { config, params, extras: { note: "ar" } });
+  await saveModel(dir, { config, params, extras: { note: "ar" } });
   const loaded = loadModel(dir);
   assert.deepEqual(loaded.config, config);
   assert.deepEqual(host(bound(tree.ref(loaded.params), x.ref)), before);
   // a file missing the context's layers is refused by name
-  const bytes = encodeModel({ config: { ...config, likelihood: { type: "bernoulli" } }, params: buildVae({ ...config, likelihood: { type: "bernoulli" } }).init(random.key(1)), extras: {} });
+  const bytes = await encodeModel({ config: { ...config, likelihood: { type: "bernoulli" } }, params: buildVae({ ...config, likelihood: { type: "bernoulli" } }).init(random.key(1)), extras: {} });
   assert.throws(() => decodeModel(bytes, "plain.safetensors", config), /plain\.safetensors: missing tensor "dec_ar_/);
 });
 
 const probe = probeTorch();
 
-test("the context layers load into torch.nn (Conv2d, Linear) with strict=True and give the same logits", { skip: probe.ok ? false : `PyTorch unavailable: ${!probe.ok && probe.reason}` }, () => {
+test("the context layers load into torch.nn (Conv2d, Linear) with strict=True and give the same logits", { skip: probe.ok ? false : `PyTorch unavailable: ${!probe.ok && probe.reason}` }, async () => {
   const [h, w, N] = [7, 6, 4];
   const config = parseVaeConfig({ inputShape: [h, w, 1], latentDim: 2, encoder: { type: "mlp", hidden: [8] }, decoder: { type: "mlp", hidden: [8] }, likelihood: arLikelihood(5, 6) });
   const params = buildVae(config).init(random.key(14));
@@ -373,7 +373,7 @@ test("the context layers load into torch.nn (Conv2d, Linear) with strict=True an
   const x = Float32Array.from({ length: N * h * w }, () => (rng.uniform() < 0.5 ? 1 : 0));
   const d = Float32Array.from({ length: N * h * w }, () => rng.normal());
   const dir = mkdtempSync(join(tmpdir(), "vaekit-ar-torch-"));
-  writeFileSync(join(dir, "model.safetensors"), encodeModel({ config, params, extras: {} }));
+  writeFileSync(join(dir, "model.safetensors"), await encodeModel({ config, params, extras: {} }));
   writeFileSync(join(dir, "x.f32"), x);
   writeFileSync(join(dir, "d.f32"), d);
   const r = spawnSync(probe.python, ["-c", TORCH_AR, dir, String(N), String(h), String(w)], { encoding: "utf8", env: { ...process.env, OPENBLAS_NUM_THREADS: "1" }, timeout: 120_000 });
@@ -434,7 +434,7 @@ test("one epoch on 2,000 real digits: the autoregressive likelihood gives a lowe
     const config = parseVaeConfig({ inputShape: [28, 28, 1], latentDim: 16, encoder: { type: "mlp", hidden: [256] }, decoder: { type: "mlp", hidden: [256] }, likelihood });
     const model = buildVae(config);
     const st = await trainVae(config, tc, { train: digits.x.slice(0, n * D), validation: test.slice(0, 64 * D) }, initTrainState(model, 0));
-    const r = makeEvaluator(model)(st.params, test, { seed: 1 });
+    const r = await makeEvaluator(model)(st.params, test, { seed: 1 });
     assert.ok(Number.isFinite(r.neg_elbo), name);
     results[name] = r.neg_elbo;
   }

@@ -308,22 +308,22 @@ test("a ladder VAE trained on real digits: IWAE NLL ≤ negative ELBO, and its k
   const v = st.history.map((m) => m.val_neg_elbo);
   assert.ok(v[2] < v[0] && v[2] < 250, `validation negative ELBO falls: ${v}`);
   const evaluate = makeEvaluator(model);
-  const r = evaluate(st.params, validation, { iwaeK: 64, seed: 3 });
+  const r = await evaluate(st.params, validation, { iwaeK: 64, seed: 3 });
   assert.ok(r.iwae_nll! < r.neg_elbo - 0.5, `IWAE-64 NLL ${r.iwae_nll} ≤ negative ELBO ${r.neg_elbo}`);
   // k = 1: the importance weight is one-sample ELBO; same expectation as elboTerms (closed-form KLs)
-  const one = evaluate(st.params, validation, { iwaeK: 1, seed: 4 });
+  const one = await evaluate(st.params, validation, { iwaeK: 1, seed: 4 });
   const diff = one.perExample.iwaeNll!.map((w, i) => w - one.perExample.negElbo[i]);
   const mean = diff.reduce((a, x) => a + x, 0) / nVal;
   const se = Math.sqrt(diff.reduce((a, x) => a + (x - mean) ** 2, 0) / (nVal - 1) / nVal);
   assert.ok(Math.abs(mean) < 4 * se + 0.05, `IWAE k=1 − negative ELBO = ${mean} ± ${se}`);
   // active units: every layer counted
-  const au = makeActiveUnits(model)(st.params, validation);
+  const au = await makeActiveUnits(model)(st.params, validation);
   assert.equal(au.total, 18);
   assert.equal(au.perLayer.length, 2);
   assert.ok(au.active >= 1 && au.active <= 18);
 });
 
-test("active units count latent dimensions whose posterior mean varies over the data", () => {
+test("active units count latent dimensions whose posterior mean varies over the data", async () => {
   const model = buildVae(small({}, 4));
   const params = model.init(random.key(1));
   const enc = params.enc_mu as { w: Array; b: Array };
@@ -331,13 +331,13 @@ test("active units count latent dimensions whose posterior mean varies over the 
   const mask = np.array(new Float32Array([1, 0, 1, 0])).reshape([1, 4]);
   params.enc_mu = { w: enc.w.mul(mask.ref).mul(20), b: enc.b };
   const x = new Float32Array(binaryBatch(4, 300).dataSync() as Float32Array);
-  const au = makeActiveUnits(model)(params, x);
+  const au = await makeActiveUnits(model)(params, x);
   assert.deepEqual([au.active, au.total, au.perLayer], [2, 4, [2]]);
   assert.equal(au.variance[1], 0);
   assert.ok(au.variance[0] > 0.01 && au.variance[2] > 0.01);
 });
 
-test("model files round-trip every variant (conv encoders included) with identical bounds; sampling works", () => {
+test("model files round-trip every variant (conv encoders included) with identical bounds; sampling works", async () => {
   const conv = { encoder: { type: "conv", channels: [4, 8] }, decoder: { type: "conv", channels: [8, 4] } };
   const configs = [
     { ...small({ prior: { type: "vamp", components: 6 }, hierarchy: { latents: [2], hidden: [6] } }, 3), inputShape: [8, 8, 1] as [number, number, number], ...conv },
@@ -351,19 +351,19 @@ test("model files round-trip every variant (conv encoders included) with identic
     const Dx = config.inputShape[0] * config.inputShape[1];
     const weights = (p: VaeParams) => host(jitted((q: VaeParams, x: Array) => model.importanceTerms(q, x, random.key(5), 4).logPosterior)(p, binaryBatch(1, 3, Dx)) as Array);
     const before = weights(tree.ref(params));
-    const names = Object.keys(toStateDict(params));
-    const back = decodeModel(encodeModel({ config, params, extras: {} }));
+    const names = Object.keys(await toStateDict(params));
+    const back = decodeModel(await encodeModel({ config, params, extras: {} }));
     assert.deepEqual(back.config, config);
     assert.deepEqual(weights(back.params), before);
     if (config.hierarchy) assert.ok(names.includes("dec_td1_mu.weight") && names.includes("enc_mu2.weight"));
     if (config.posterior) assert.ok(names.includes("iaf2_s.weight") && names.includes("enc_ctx.weight") === (config.posterior.type === "iaf" && config.posterior.context > 0));
     if (config.prior.type === "vamp") assert.ok(names.includes(PSEUDO_INPUTS));
     const inf = makeInference({ config, params, extras: {} });
-    const s = inf.sample(5, 1);
+    const s = await inf.sample(5, 1);
     assert.equal(s.z.length, 5 * 3);
     assert.equal(s.x.length, 5 * Dx);
     assert.ok(s.x.every((v) => v >= 0 && v <= 1));
-    assert.equal(inf.encode(new Float32Array(2 * Dx)).mu.length, 2 * 3);
+    assert.equal((await inf.encode(new Float32Array(2 * Dx))).mu.length, 2 * 3);
   }
   // the reference is untouched: plain, same parameter names, no new config keys
   const ref = referenceConfig(20);

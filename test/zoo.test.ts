@@ -178,11 +178,11 @@ const convConfig = (over: Record<string, unknown> = {}): VaeConfig =>
     ...over,
   });
 
-test("conv VAE: odd image sizes round-trip through the mirrored decoder; state dict uses PyTorch names and layouts", () => {
+test("conv VAE: odd image sizes round-trip through the mirrored decoder; state dict uses PyTorch names and layouts", async () => {
   const config = convConfig();
   const model = buildVae(config);
   const params = model.init(random.key(4));
-  const dict = toStateDict(params);
+  const dict = await toStateDict(params);
   // 13×11 → 6×5 → 3×2 (k4 s2 p1); decoder 3×2 → 6×5 → 13×11 with output padding (1,1) then (1,1)
   assert.deepEqual(dict["enc_conv1.weight"].shape, [4, 2, 4, 4]); // Conv2d [out, in, k, k]
   assert.deepEqual(dict["enc_conv2.weight"].shape, [6, 4, 4, 4]);
@@ -205,7 +205,7 @@ test("conv VAE: odd image sizes round-trip through the mirrored decoder; state d
   });
   const before = (run(tree.ref(params), x.ref, z.ref) as Array[]).map(host);
   assert.deepEqual([before[2].length, before[3].length], [5 * 286, 5 * 286]);
-  const bytes = encodeModel({ config, params, extras: {} });
+  const bytes = await encodeModel({ config, params, extras: {} });
   const loaded = decodeModel(bytes, "conv model");
   assert.deepEqual(loaded.config, config);
   const after = (run(tree.ref(loaded.params), x.ref, z.ref) as Array[]).map(host);
@@ -213,7 +213,7 @@ test("conv VAE: odd image sizes round-trip through the mirrored decoder; state d
 });
 
 const probe = probeTorch();
-test("conv VAE weights load into an equivalent torch.nn model (load_state_dict strict) and compute the same outputs", { skip: probe.ok ? false : `PyTorch unavailable: ${!probe.ok && probe.reason}` }, () => {
+test("conv VAE weights load into an equivalent torch.nn model (load_state_dict strict) and compute the same outputs", { skip: probe.ok ? false : `PyTorch unavailable: ${!probe.ok && probe.reason}` }, async () => {
   const config = convConfig();
   const model = buildVae(config);
   const params = model.init(random.key(7));
@@ -222,7 +222,7 @@ test("conv VAE weights load into an equivalent torch.nn model (load_state_dict s
   const N = 4, D = 286;
   const x = Float32Array.from({ length: N * D }, () => rng.uniform());
   const z = Float32Array.from({ length: N * 3 }, () => rng.normal());
-  writeFileSync(join(dir, "model.safetensors"), encodeModel({ config, params, extras: {} }));
+  writeFileSync(join(dir, "model.safetensors"), await encodeModel({ config, params, extras: {} }));
   writeFileSync(join(dir, "x.f32"), x);
   writeFileSync(join(dir, "z.f32"), z);
   const r = spawnSync(probe.python, ["-c", TORCH_CONV_VAE, dir], { encoding: "utf8", env: { ...process.env, OPENBLAS_NUM_THREADS: "1" }, timeout: 120_000 });
@@ -599,7 +599,7 @@ test("a conv VAE (k4 s2, 16→32 channels) trains on a few hundred real digits a
   const v = st.history.map((m) => m.val_neg_elbo);
   assert.ok(v[1] < v[0] && v[2] < v[1], `validation negative ELBO decreases: ${v}`);
   assert.ok(v[2] < 300, `validation negative ELBO ${v[2]} should be < 300 nats (untrained ≈ 545)`);
-  const r = makeEvaluator(model)(st.params, validation.slice(0, 64 * D), { iwaeK: 8, seed: 3 });
+  const r = await makeEvaluator(model)(st.params, validation.slice(0, 64 * D), { iwaeK: 8, seed: 3 });
   assert.ok(Number.isFinite(r.iwae_nll!) && r.iwae_nll! < r.neg_elbo + 1, `IWAE ${r.iwae_nll} vs ELBO ${r.neg_elbo}`);
   assert.ok(Math.abs(r.neg_elbo_bpd! - r.neg_elbo / (D * Math.LN2)) < 1e-12);
 });

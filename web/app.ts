@@ -3,7 +3,7 @@
  * offers an adapter, else WebAssembly); the server only hands out files. Three views, each shown
  * once it has a model: images (this file), text (text-view.ts) and speech (speech-view.ts).
  */
-import { initEngine, tree } from "../src/engine/index.js";
+import { deviceSummary, initEngine, tree, type DeviceChoice } from "../src/engine/index.js";
 import { decodeModel, type ModelBundle } from "../src/models/io.js";
 import { makeInference, type Inference } from "../src/models/inference.js";
 import { buildVae } from "../src/models/vae.js";
@@ -26,6 +26,7 @@ import { applyDirection, attributeDirection, computeAttributes, readAttributes, 
 import type { ServerInfo } from "../src/server/app.js";
 import { modelKind, type ModelKind } from "../src/server/model-kind.js";
 import { DrawPad, showExample, showGrid } from "./canvas.js";
+import { latestOnly, serial } from "./jobs.js";
 import { useTextModel, wireTextView } from "./text-view.js";
 import { addServerClips, drawSpeechStart, useSpeechModel, wireSpeechView } from "./speech-view.js";
 
@@ -51,7 +52,7 @@ interface Session {
   inf: Inference;
   shape: ImageShape;
   L: number;
-  negElbo: (x: Float32Array) => { neg_elbo: number; recon: number; kl: number };
+  negElbo: (x: Float32Array) => Promise<{ neg_elbo: number; recon: number; kl: number }>;
   map?: MapState;
   attributes?: { set: AttributeSet; note: string };
   current: Float32Array; // the drawing, as a model input
@@ -70,6 +71,7 @@ function setStatus(text: string, state?: "ready" | "error" | "loading"): void {
   $("status").textContent = text;
   if (state) document.body.dataset.status = state;
 }
+const reportError = (err: unknown) => setStatus(String((err as Error).message ?? err), "error");
 
 // ---------------------------------------------------------------------------------------------
 // Loading
@@ -90,8 +92,9 @@ async function loadServerInfo(): Promise<Partial<ServerInfo>> {
   return info;
 }
 
-function useModel(bundle: ModelBundle, name: string): void {
-  if (session) tree.dispose(session.bundle.params as never);
+async function useModel(bundle: ModelBundle, name: string): Promise<void> {
+  const old = session;
+  if (old) void serial(async () => tree.dispose(old.bundle.params as never));
   const inf = makeInference(bundle);
   const shape = bundle.config.inputShape as unknown as ImageShape;
   const L = bundle.config.latentDim;
@@ -113,7 +116,7 @@ function useModel(bundle: ModelBundle, name: string): void {
   $("model-name").textContent = `${name} · ${shape.join("×")} · ${L}-D latent · ${bundle.config.likelihood.type}`;
 
   const sameShape = serverMap && serverMap.shape.join() === shape.join();
-  if (sameShape && serverMap) s.map = buildMap(s, serverMap);
+  if (sameShape && serverMap) s.map = await buildMap(s, serverMap);
   s.attributes = findAttributes(s);
   s.sliderUnits = s.map ? unitsByActivity(latentActivity(s.map.mu, L)) : Array.from({ length: L }, (_, i) => i);
 
@@ -121,20 +124,16 @@ function useModel(bundle: ModelBundle, name: string): void {
   if (s.map) {
     const first = row(s.map.data.x, s.current.length, 0);
     pad.show(first, shape);
-    s.sliderZ = inf.encode(first).mu;
+    s.sliderZ = (await serial(() => inf.encode(first))).mu;
   }
-  [s.interpA, s.interpB] = randomPair(s);
+  [s.interpA, s.interpB] = await randomPair(s);
   buildSliders(s);
-  drawSamples();
-  drawMap();
-  if (s.map) decodeMapAt(0, 0);
   buildAttributeMenu(s);
-  drawInterpolation();
-  redraw();
+  await Promise.all([drawSliders(), drawSamples(), s.map ? decodeMapAt(0, 0) : drawMap(), drawInterpolation(), redraw()]);
 }
 
-function buildMap(s: Session, data: Dataset): MapState {
-  const mu = s.inf.encode(data.x).mu;
+async function buildMap(s: Session, data: Dataset): Promise<MapState> {
+  const mu = (await serial(() => s.inf.encode(data.x))).mu;
   const plane = latentPlane(s.L, mu);
   const coords = projectToPlane(plane, mu);
   const sorted = Float32Array.from(coords, Math.abs).sort();
@@ -163,8 +162,8 @@ async function openModel(bytes: Uint8Array, name: string, clips: readonly { name
   const kind = modelKind(bytes, name);
   setStatus(`loading ${name}…`, "loading");
   await new Promise((r) => setTimeout(r, 0)); // let the status paint before the work
-  if (kind === "image") useModel(decodeModel(bytes, name), name);
-  else if (kind === "text") useTextModel(bytes, name);
+  if (kind === "image") await useModel(decodeModel(bytes, name), name);
+  else if (kind === "text") await useTextModel(bytes, name);
   else {
     useSpeechModel(bytes, name);
     await addServerClips(clips);
@@ -177,12 +176,17 @@ async function openModel(bytes: Uint8Array, name: string, clips: readonly { name
 // ---------------------------------------------------------------------------------------------
 // Views
 
-function drawSamples(): void {
-  if (!session) return;
+/** Run a view's model work in the page's job queue (jobs.ts) and show its result. */
+function showLatest<T>(view: string, work: () => Promise<T>, show: (result: T) => void): Promise<void> {
+  return latestOnly(view, async () => show(await work()));
+}
+
+async function drawSamples(): Promise<void> {
+  const s = session;
+  if (!s) return;
   const t = Number(input("temperature").value);
   $("temperature-value").textContent = t.toFixed(2);
-  const { x } = session.inf.sample(SAMPLES, session.sampleSeed, t);
-  showGrid(canvas("samples-out"), x, session.shape, 8);
+  await showLatest("samples", () => s.inf.sample(SAMPLES, s.sampleSeed, t), ({ x }) => showGrid(canvas("samples-out"), x, s.shape, 8));
 }
 
 let redrawPending = false;
@@ -191,23 +195,26 @@ function scheduleRedraw(): void {
   redrawPending = true;
   requestAnimationFrame(() => {
     redrawPending = false;
-    redraw();
+    redraw().catch(reportError);
   });
 }
 
 /** Everything that follows the drawing: input, reconstruction, ELBO, edit. */
-function redraw(): void {
+async function redraw(): Promise<void> {
   const s = session;
   if (!s) return;
-  s.current = pad.read(s.shape);
-  showExample(canvas("input-view"), s.current, s.shape);
-  showExample(canvas("recon"), s.inf.reconstruct(s.current), s.shape);
-  const r = s.negElbo(s.current);
-  $("elbo").textContent = `negative ELBO ${r.neg_elbo.toFixed(1)} nats = reconstruction ${r.recon.toFixed(1)} + KL ${r.kl.toFixed(1)}`;
-  drawEdit();
+  const x = (s.current = pad.read(s.shape));
+  showExample(canvas("input-view"), x, s.shape);
+  await Promise.all([
+    showLatest("recon", () => s.inf.reconstruct(x), (r) => showExample(canvas("recon"), r, s.shape)),
+    showLatest("elbo", () => s.negElbo(x), (r) => {
+      $("elbo").textContent = `negative ELBO ${r.neg_elbo.toFixed(1)} nats = reconstruction ${r.recon.toFixed(1)} + KL ${r.kl.toFixed(1)}`;
+    }),
+    drawEdit(),
+  ]);
 }
 
-function randomPair(s: Session): [Float32Array, Float32Array] {
+async function randomPair(s: Session): Promise<[Float32Array, Float32Array]> {
   const D = s.current.length;
   if (s.map) {
     const rng = new Rng(s.sampleSeed);
@@ -216,17 +223,21 @@ function randomPair(s: Session): [Float32Array, Float32Array] {
     const j = (i + 1 + rng.int(n - 1)) % n;
     return [row(s.map.data.x, D, i), row(s.map.data.x, D, j)];
   }
-  const { x } = s.inf.sample(2, s.sampleSeed);
+  const { x } = await serial(() => s.inf.sample(2, s.sampleSeed));
   return [row(x, D, 0), row(x, D, 1)];
 }
 
-function drawInterpolation(): void {
+async function drawInterpolation(): Promise<void> {
   const s = session;
   if (!s) return;
   const steps = Number(input("interp-steps").value);
-  const { mu } = s.inf.encode(new Float32Array([...s.interpA, ...s.interpB]));
-  const frames = s.inf.decode(interpolationPath(row(mu, s.L, 0), row(mu, s.L, 1), steps, input("interp-slerp").checked));
-  showGrid(canvas("interp-out"), new Float32Array([...s.interpA, ...frames, ...s.interpB]), s.shape, steps + 2);
+  const slerp = input("interp-slerp").checked;
+  const [a, b] = [s.interpA, s.interpB];
+  const frames = async () => {
+    const { mu } = await s.inf.encode(new Float32Array([...a, ...b]));
+    return s.inf.decode(interpolationPath(row(mu, s.L, 0), row(mu, s.L, 1), steps, slerp));
+  };
+  await showLatest("interp", frames, (f) => showGrid(canvas("interp-out"), new Float32Array([...a, ...f, ...b]), s.shape, steps + 2));
 }
 
 function buildSliders(s: Session): void {
@@ -240,23 +251,24 @@ function buildSliders(s: Session): void {
     slider.dataset.unit = String(u);
     slider.addEventListener("input", () => {
       s.sliderZ[u] = Number(slider.value);
-      drawSliders();
+      drawSliders().catch(reportError);
     });
     list.append(label, slider);
   }
-  drawSliders();
 }
 
-function drawSliders(): void {
-  if (!session) return;
-  showExample(canvas("slider-out"), session.inf.decode(session.sliderZ), session.shape);
+async function drawSliders(): Promise<void> {
+  const s = session;
+  if (!s) return;
+  const z = s.sliderZ.slice();
+  await showLatest("sliders", () => s.inf.decode(z), (x) => showExample(canvas("slider-out"), x, s.shape));
 }
 
-function setSliders(z: Float32Array): void {
+async function setSliders(z: Float32Array): Promise<void> {
   const s = session!;
   s.sliderZ = z.slice();
   for (const el of $("slider-list").querySelectorAll<HTMLInputElement>("input")) el.value = String(s.sliderZ[Number(el.dataset.unit)]);
-  drawSliders();
+  await drawSliders();
 }
 
 function drawMap(point?: { u: number; v: number }): void {
@@ -293,17 +305,17 @@ function drawMap(point?: { u: number; v: number }): void {
   });
 }
 
-function decodeMapPoint(e: PointerEvent): void {
+async function decodeMapPoint(e: PointerEvent): Promise<void> {
   const m = session?.map;
   if (!m) return;
   const r = canvas("map-canvas").getBoundingClientRect();
-  decodeMapAt((((e.clientX - r.left) / r.width) * 2 - 1) * m.range, (1 - ((e.clientY - r.top) / r.height) * 2) * m.range);
+  await decodeMapAt((((e.clientX - r.left) / r.width) * 2 - 1) * m.range, (1 - ((e.clientY - r.top) / r.height) * 2) * m.range);
 }
 
-function decodeMapAt(u: number, v: number): void {
+async function decodeMapAt(u: number, v: number): Promise<void> {
   const s = session!;
-  showExample(canvas("map-out"), s.inf.decode(planePoint(s.map!.plane, u, v)), s.shape);
   drawMap({ u, v });
+  await showLatest("map", () => s.inf.decode(planePoint(s.map!.plane, u, v)), (x) => showExample(canvas("map-out"), x, s.shape));
 }
 
 function buildAttributeMenu(s: Session): void {
@@ -313,7 +325,7 @@ function buildAttributeMenu(s: Session): void {
   $("edit-note").textContent = s.attributes?.note ?? "no attribute vectors: run `vaekit attributes`, or serve labelled test data";
 }
 
-function drawEdit(): void {
+async function drawEdit(): Promise<void> {
   const s = session;
   const strength = Number(input("strength").value);
   $("strength-value").textContent = strength.toFixed(1);
@@ -321,23 +333,23 @@ function drawEdit(): void {
   const name = $<HTMLSelectElement>("attribute").value;
   if (!name) return;
   const direction = attributeDirection(s.attributes.set, name);
-  const z = s.inf.encode(s.current).mu;
+  const x = s.current;
   const steps = 7;
-  const zs = new Float32Array(steps * s.L);
-  for (let i = 0; i < steps; i++) zs.set(applyDirection(z, direction, (strength * i) / (steps - 1)), i * s.L);
-  showGrid(canvas("edit-out"), new Float32Array([...s.current, ...s.inf.decode(zs)]), s.shape, steps + 1);
+  const edits = async () => {
+    const z = (await s.inf.encode(x)).mu;
+    const zs = new Float32Array(steps * s.L);
+    for (let i = 0; i < steps; i++) zs.set(applyDirection(z, direction, (strength * i) / (steps - 1)), i * s.L);
+    return s.inf.decode(zs);
+  };
+  await showLatest("edit", edits, (out) => showGrid(canvas("edit-out"), new Float32Array([...x, ...out]), s.shape, steps + 1));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Wiring
 
-function on(id: string, event: string, f: (e: Event) => void): void {
+function on(id: string, event: string, f: (e: Event) => unknown): void {
   $(id).addEventListener(event, (e) => {
-    try {
-      if (session) f(e);
-    } catch (err) {
-      setStatus(String((err as Error).message ?? err), "error");
-    }
+    if (session) Promise.resolve().then(() => f(e)).catch(reportError);
   });
 }
 
@@ -377,14 +389,14 @@ on("interp-b", "click", () => {
   session!.interpB = session!.current.slice();
   drawInterpolation();
 });
-on("interp-random", "click", () => {
+on("interp-random", "click", async () => {
   session!.sampleSeed++;
-  [session!.interpA, session!.interpB] = randomPair(session!);
-  drawInterpolation();
+  [session!.interpA, session!.interpB] = await randomPair(session!);
+  await drawInterpolation();
 });
 on("interp-steps", "input", drawInterpolation);
 on("interp-slerp", "change", drawInterpolation);
-on("sliders-from-drawing", "click", () => setSliders(session!.inf.encode(session!.current).mu));
+on("sliders-from-drawing", "click", async () => setSliders((await serial(() => session!.inf.encode(session!.current))).mu));
 on("sliders-reset", "click", () => setSliders(new Float32Array(session!.L)));
 on("map-canvas", "pointerdown", (e) => {
   canvas("map-canvas").setPointerCapture((e as PointerEvent).pointerId);
@@ -405,13 +417,14 @@ $("model-file").addEventListener("change", async () => {
     input("model-file").value = ""; // the same file again is a new choice
   }
 });
-const reportError = (err: unknown) => setStatus(String((err as Error).message ?? err), "error");
 wireTextView(reportError);
 wireSpeechView(reportError);
 
 let device = "";
 async function main(): Promise<void> {
-  device = await initEngine("auto");
+  // ?device=wasm|webgpu|auto picks the compute device (default auto: WebGPU on a hardware adapter)
+  await initEngine((new URLSearchParams(location.search).get("device") ?? "auto") as DeviceChoice);
+  device = deviceSummary();
   setStatus(`${device}: fetching the models…`);
   const info = await loadServerInfo().catch((err) => (console.warn("no latent map:", err), {} as Partial<ServerInfo>));
   // a server without views in its info serves (at most) an image model

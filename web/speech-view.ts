@@ -20,6 +20,7 @@ import {
   type SpeechModel,
 } from "../src/apps/speech/index.js";
 import { showImage } from "./canvas.js";
+import { serial } from "./jobs.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -47,7 +48,8 @@ const urls = new Map<string, string[]>();
 /** Load a speech model into the view; clips already listed are re-cut for its format. */
 export function useSpeechModel(bytes: Uint8Array, name: string): void {
   const model = decodeSpeechModel(bytes, name);
-  if (session) tree.dispose(session.model.bundle.params as never);
+  const old = session;
+  if (old) void serial(async () => tree.dispose(old.model.bundle.params as never));
   const format = formatOf(model.info);
   session = { model, generator: makeSpeechGenerator(model), format, sampleSeed: 1 };
   const { features, frames } = model.info;
@@ -166,12 +168,12 @@ const fileName = (name: string) => (/\.wav$/i.test(name) ? name : `${name.replac
 
 const clipAt = (id: string): Clip | undefined => clips[Number(select(id).value)];
 
-function reconstruct(): void {
+async function reconstruct(): Promise<void> {
   const s = session;
   const clip = clipAt("speech-clip");
   if (!s || !clip) return;
   const seg = clip.segment;
-  const rec = s.generator.reconstruct(seg.data, seg.length);
+  const rec = await serial(() => s.generator.reconstruct(seg.data, seg.length));
   render("speech-recon-out", [
     { label: `original: ${clip.name}`, file: fileName(clip.name), kind: "original", wav: clip.bytes, spectrogram: segmentSpectrogram(seg.data, seg.length, s.format) },
     voiced(s, "input through the vocoder (no VAE)", "vocoded.wav", "vocoded", seg.data, seg.length),
@@ -180,13 +182,13 @@ function reconstruct(): void {
   note(`${clip.name}: ${seg.length} frames${seg.cropped ? " (the middle of a longer clip)" : ""}`);
 }
 
-function morph(): void {
+async function morph(): Promise<void> {
   const s = session;
   const a = clipAt("speech-a");
   const b = clipAt("speech-b");
   if (!s || !a || !b) return;
   const steps = Number(input("speech-steps").value);
-  const path = s.generator.morph(a.segment, b.segment, steps);
+  const path = await serial(() => s.generator.morph(a.segment, b.segment, steps));
   render(
     "speech-morph-out",
     path.map((p, i) => {
@@ -196,21 +198,21 @@ function morph(): void {
   );
 }
 
-function sample(): void {
+async function sample(): Promise<void> {
   const s = session;
   if (!s) return;
   const n = Math.max(1, Math.min(12, Math.round(Number(input("speech-count").value)) || 1));
   const temperature = Number(input("speech-temperature").value);
-  const out = s.generator.sample(n, s.sampleSeed, temperature);
+  const out = await serial(() => s.generator.sample(n, s.sampleSeed, temperature));
   render("speech-samples-out", out.map((g, i) => voiced(s, `sample ${i + 1}`, `sample-${i + 1}.wav`, "sample", g.data, g.length)));
 }
 
 /** First pictures and sounds after a model loads. */
 export async function drawSpeechStart(): Promise<void> {
   if (!session) return;
-  if (clips.length) reconstruct();
-  if (clips.length > 1) morph();
-  sample();
+  if (clips.length) await reconstruct();
+  if (clips.length > 1) await morph();
+  await sample();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -218,15 +220,15 @@ export async function drawSpeechStart(): Promise<void> {
 
 let busy = false;
 
-/** Run a (slow, synchronous) step after the "working" note has painted; user errors go to the note. */
-async function run(what: string, f: () => void, onError: (err: unknown) => void): Promise<void> {
+/** Run a (slow) step after the "working" note has painted; user errors go to the note. */
+async function run(what: string, f: () => Promise<void>, onError: (err: unknown) => void): Promise<void> {
   if (!session || busy) return;
   busy = true;
   document.body.dataset.speech = "busy";
   note(`${what}…`);
   await new Promise((r) => setTimeout(r, 0));
   try {
-    f();
+    await f();
     if ($("speech-note").textContent === `${what}…`) note("");
   } catch (err) {
     if (err instanceof VaekitError) note(err.message, true);
@@ -262,12 +264,12 @@ async function openFiles(files: FileList): Promise<boolean> {
 }
 
 export function wireSpeechView(onError: (err: unknown) => void): void {
-  const click = (id: string, what: string, f: () => void) => $(id).addEventListener("click", () => void run(what, f, onError));
+  const click = (id: string, what: string, f: () => Promise<void>) => $(id).addEventListener("click", () => void run(what, f, onError));
   click("speech-reconstruct", "reconstructing", reconstruct);
   click("speech-morph-run", "morphing", morph);
   click("speech-sample", "sampling", () => {
     session!.sampleSeed++;
-    sample();
+    return sample();
   });
   $("speech-clip").addEventListener("change", () => void run("reconstructing", reconstruct, onError));
   $("speech-steps").addEventListener("input", () => ($("speech-steps-value").textContent = input("speech-steps").value));

@@ -8,6 +8,7 @@ import { tree } from "../src/engine/index.js";
 import { VaekitError } from "../src/errors.js";
 import { decodeTextModel, type TextModelBundle } from "../src/apps/text/io.js";
 import { makeTextInference, type TextInference } from "../src/apps/text/inference.js";
+import { latestOnly, serial } from "./jobs.js";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const input = (id: string) => $<HTMLInputElement>(id);
@@ -20,49 +21,57 @@ interface TextSession {
 
 let session: TextSession | undefined;
 
-/** Load a text model (bytes of a vaekit.text-model/1 file) into the view; throws VaekitError for a bad file. */
-export function useTextModel(bytes: Uint8Array, name: string): void {
+/** Load a text model (bytes of a vaekit.text-model/1 file) into the view; rejects with VaekitError for a bad file. */
+export async function useTextModel(bytes: Uint8Array, name: string): Promise<void> {
   const bundle = decodeTextModel(bytes, name);
-  if (session) tree.dispose(session.bundle.params as never);
+  const old = session;
+  if (old) void serial(async () => tree.dispose(old.bundle.params as never));
   const inf = makeTextInference(bundle);
   session = { bundle, inf, sampleSeed: 1 };
   const { config, tokenizer } = bundle;
   $("text-model-name").textContent =
     `${name} · ${tokenizer.kind} tokens, vocabulary ${tokenizer.vocabSize} · ${config.latentDim ? `${config.latentDim}-D latent` : "no latent (language model)"} · up to ${config.maxTokens} tokens`;
   for (const id of ["text-reconstruct", "text-interpolate"]) $<HTMLButtonElement>(id).disabled = !inf.hasLatent;
-  drawSamples();
+  await drawSamples();
   if (!inf.hasLatent) {
     $("text-recon-note").textContent = $("text-interp-note").textContent = "this model has no latent: it can only sample";
     return;
   }
-  const [a, b] = exampleSentences(inf);
+  let examples: [string, string] = ["", ""];
+  await serial(async () => {
+    examples = await exampleSentences(inf);
+  });
+  const [a, b] = examples;
   input("text-input").value = a;
   input("text-a").value = a;
   input("text-b").value = b;
-  reconstruct();
-  interpolate();
+  await reconstruct();
+  await interpolate();
 }
 
 /** Two sentences the model can read, to start the inputs with: greedy decodes of prior samples, without <unk> where possible. */
-function exampleSentences(inf: TextInference): [string, string] {
-  const texts = inf.sample(12, { seed: 0, greedy: true }).texts.filter((t) => t.trim() !== "");
+async function exampleSentences(inf: TextInference): Promise<[string, string]> {
+  const texts = (await inf.sample(12, { seed: 0, greedy: true })).texts.filter((t) => t.trim() !== "");
   const known = texts.filter((t) => inf.tokenizer.unknownCount(t) === 0);
   const pool = [...new Set([...known, ...texts])];
   return [pool[0] ?? "", pool[1] ?? pool[0] ?? ""];
 }
 
-function drawSamples(): void {
+function drawSamples(): Promise<void> {
   const s = session;
-  if (!s) return;
+  if (!s) return Promise.resolve();
   const n = Math.max(1, Math.min(50, Math.round(Number(input("text-count").value)) || 1));
   const temperature = Number(input("text-temperature").value);
   const greedy = input("text-greedy").checked;
   input("text-temperature").disabled = greedy;
   $("text-temperature-value").textContent = temperature.toFixed(2);
-  const { texts } = s.inf.sample(n, { seed: s.sampleSeed, temperature, greedy });
-  const list = $("text-samples-out");
-  list.replaceChildren(...texts.map((t) => item(t)));
-  Object.assign(list.dataset, { seed: String(s.sampleSeed), temperature: String(temperature), greedy: String(greedy) });
+  const seed = s.sampleSeed;
+  return latestOnly("samples", async () => {
+    const { texts } = await s.inf.sample(n, { seed, temperature, greedy });
+    const list = $("text-samples-out");
+    list.replaceChildren(...texts.map((t) => item(t)));
+    Object.assign(list.dataset, { seed: String(seed), temperature: String(temperature), greedy: String(greedy) });
+  });
 }
 
 function item(sentence: string, t?: number): HTMLLIElement {
@@ -92,9 +101,9 @@ function inputNote(s: TextSession, sentence: string): string {
 }
 
 /** Run `f`; a user error (an empty sentence, no known tokens) goes to the note instead of the status bar. */
-function guarded(noteId: string, f: () => void): void {
+async function guarded(noteId: string, f: () => Promise<void>): Promise<void> {
   try {
-    f();
+    await f();
   } catch (err) {
     if (!(err instanceof VaekitError)) throw err;
     $(noteId).textContent = err.message;
@@ -102,46 +111,51 @@ function guarded(noteId: string, f: () => void): void {
   }
 }
 
-function reconstruct(): void {
+function reconstruct(): Promise<void> {
   const s = session;
-  if (!s?.inf.hasLatent) return;
+  if (!s?.inf.hasLatent) return Promise.resolve();
   const sentence = input("text-input").value;
-  $("text-recon-out").textContent = "";
-  $("text-recon-note").classList.remove("error");
-  guarded("text-recon-note", () => {
-    $("text-recon-note").textContent = inputNote(s, sentence);
-    $("text-recon-out").textContent = s.inf.reconstruct(sentence);
+  return latestOnly("reconstruct", async () => {
+    $("text-recon-out").textContent = "";
+    $("text-recon-note").classList.remove("error");
+    await guarded("text-recon-note", async () => {
+      $("text-recon-note").textContent = inputNote(s, sentence);
+      $("text-recon-out").textContent = await s.inf.reconstruct(sentence);
+    });
   });
 }
 
-function interpolate(): void {
+function interpolate(): Promise<void> {
   const s = session;
-  if (!s?.inf.hasLatent) return;
+  if (!s?.inf.hasLatent) return Promise.resolve();
   const steps = Number(input("text-steps").value);
   $("text-steps-value").textContent = String(steps);
-  const list = $("text-interp-out");
-  list.replaceChildren();
-  $("text-interp-note").classList.remove("error");
-  guarded("text-interp-note", () => {
-    const path = s.inf.interpolate(input("text-a").value, input("text-b").value, steps + 2);
-    list.replaceChildren(...path.map((p) => item(p.text, p.t)));
-    $("text-interp-note").textContent = `${steps} steps between the two sentences' posterior means; the ends are their reconstructions`;
+  const [a, b] = [input("text-a").value, input("text-b").value];
+  return latestOnly("interpolate", async () => {
+    const list = $("text-interp-out");
+    list.replaceChildren();
+    $("text-interp-note").classList.remove("error");
+    await guarded("text-interp-note", async () => {
+      const path = await s.inf.interpolate(a, b, steps + 2);
+      list.replaceChildren(...path.map((p) => item(p.text, p.t)));
+      $("text-interp-note").textContent = `${steps} steps between the two sentences' posterior means; the ends are their reconstructions`;
+    });
   });
 }
 
 /** Wire the controls; `onError` reports unexpected failures (the page's status line). */
 export function wireTextView(onError: (err: unknown) => void): void {
-  const on = (id: string, event: string, f: () => void) =>
-    $(id).addEventListener(event, () => {
+  const on = (id: string, event: string, f: () => Promise<void>) =>
+    $(id).addEventListener(event, async () => {
       try {
-        if (session) f();
+        if (session) await f();
       } catch (err) {
         onError(err);
       }
     });
   on("text-resample", "click", () => {
     session!.sampleSeed++;
-    drawSamples();
+    return drawSamples();
   });
   on("text-temperature", "input", drawSamples);
   on("text-greedy", "change", drawSamples);

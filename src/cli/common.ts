@@ -1,6 +1,6 @@
 /** Pieces shared by the CLI commands. */
 import { Option, type Command } from "commander";
-import { DEVICE_CHOICES, initEngine, type DeviceChoice } from "../engine/index.js";
+import { DEVICE_CHOICES, deviceSummary, initEngine, type DeviceChoice } from "../engine/index.js";
 import { choiceArg } from "./options.js";
 import { binarize, type Dataset } from "../data/datasets.js";
 import { loadDataset, DATASET_SPEC_HELP, type Split } from "../data/load.js";
@@ -14,8 +14,8 @@ export function deviceOption(): Option {
 }
 
 export async function startEngine(device: DeviceChoice, quiet = false): Promise<void> {
-  const used = await initEngine(device);
-  if (!quiet && device === "auto") process.stderr.write(`device: ${used}\n`);
+  await initEngine(device);
+  if (!quiet && device !== "wasm") process.stderr.write(`device: ${deviceSummary()}\n`);
 }
 
 export const dataHelp = `dataset: ${DATASET_SPEC_HELP}`;

@@ -2,7 +2,7 @@
  * Decoder likelihoods beyond Bernoulli and Gaussian, over the last (event) axis.
  * Same conventions as index.ts: methods borrow the distribution's parameters, consume arguments.
  */
-import { nn, np, random, softplus, logSigmoid, type Array } from "../engine/index.js";
+import { nn, np, random, softplus, toHost, logSigmoid, type Array } from "../engine/index.js";
 import type { Distribution } from "./index.js";
 
 /** nats per example → bits per dimension (the unit image models report). */
@@ -420,12 +420,12 @@ function bernoulliLogProb(x: Array, logits: Array): Array {
  * fixed point, i.e. the exact sequential result, and `maxSweeps` = the causal depth guarantees it;
  * usually it repeats far sooner. Returns the final iterate's values and the sweeps run.
  */
-export function iterateToFixedPoint(sweep: (x: Array) => Array, x0: Array, maxSweeps: number): { x: Float32Array; sweeps: number } {
+export async function iterateToFixedPoint(sweep: (x: Array) => Array, x0: Array, maxSweeps: number): Promise<{ x: Float32Array; sweeps: number }> {
   let x = x0;
-  let prev = x.ref.dataSync() as Float32Array;
+  let prev = await toHost(x.ref);
   for (let s = 1; s <= maxSweeps; s++) {
     x = sweep(x);
-    const cur = x.ref.dataSync() as Float32Array;
+    const cur = await toHost(x.ref);
     let same = true;
     for (let i = 0; i < cur.length && same; i++) same = cur[i] === prev[i];
     prev = cur;

@@ -31,19 +31,45 @@ async function provideNodeWebGpu(): Promise<boolean> {
   }
 }
 
-async function hasAdapter(): Promise<boolean> {
-  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<unknown> } } }).navigator?.gpu;
-  if (!gpu) return false;
+interface AdapterInfo {
+  vendor?: string;
+  architecture?: string;
+  description?: string;
+}
+type Adapter = { info?: AdapterInfo; isFallbackAdapter?: boolean };
+
+/** The WebGPU adapter, or null. */
+async function findAdapter(): Promise<Adapter | null> {
+  const gpu = (globalThis as { navigator?: { gpu?: { requestAdapter(): Promise<Adapter | null> } } }).navigator?.gpu;
+  if (!gpu) return null;
   try {
-    return (await gpu.requestAdapter()) != null;
+    return (await gpu.requestAdapter()) ?? null;
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
+ * A CPU emulation of a GPU (SwiftShader, lavapipe/llvmpipe): fine for testing the WebGPU path,
+ * slower than the wasm device for real work, so `auto` passes it over.
+ */
+function isSoftwareAdapter(a: Adapter): boolean {
+  const text = `${a.info?.vendor ?? ""} ${a.info?.architecture ?? ""} ${a.info?.description ?? ""}`.toLowerCase();
+  return a.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|software/.test(text);
+}
+
+let adapterName = "";
+let passedOver = "";
+
+/** A line saying which device the engine uses and why (after initEngine). */
+export function deviceSummary(): string {
+  if (active === "webgpu") return `webgpu (${adapterName})`;
+  return passedOver ? `wasm (the WebGPU adapter, ${passedOver}, emulates a GPU on the CPU)` : "wasm";
+}
+
+/**
  * Start the engine on a device. `wasm` is the default; `webgpu` fails with a clear error when
- * no adapter exists; `auto` takes WebGPU when an adapter exists, else wasm. Idempotent.
+ * no adapter exists; `auto` takes WebGPU when a hardware adapter exists, else wasm. Idempotent.
  */
 export async function initEngine(choice: DeviceChoice = "wasm"): Promise<ActiveDevice> {
   if (!DEVICE_CHOICES.includes(choice)) {
@@ -52,9 +78,14 @@ export async function initEngine(choice: DeviceChoice = "wasm"): Promise<ActiveD
   if (active && (choice === "auto" || choice === active)) return active;
   let want: ActiveDevice = "wasm";
   if (choice !== "wasm") {
-    const gpuOk = (!isNode || (await provideNodeWebGpu())) && (await hasAdapter());
-    if (gpuOk) want = "webgpu";
-    else if (choice === "webgpu") {
+    const adapter = !isNode || (await provideNodeWebGpu()) ? await findAdapter() : null;
+    const name = adapter ? [adapter.info?.vendor, adapter.info?.architecture || adapter.info?.description].filter(Boolean).join(" ") || "unnamed adapter" : "";
+    if (adapter && (choice === "webgpu" || !isSoftwareAdapter(adapter))) {
+      want = "webgpu";
+      adapterName = name;
+    } else if (adapter) {
+      passedOver = name;
+    } else if (choice === "webgpu") {
       throw new VaekitError(
         isNode
           ? "WebGPU requested but no GPU adapter was found (needs the optional `webgpu` package and a Vulkan driver); use --device wasm"

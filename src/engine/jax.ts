@@ -31,3 +31,18 @@ import { numpy as jnp, type Array as JArray } from "@jax-js/jax";
 export function keyFromWords(a: number, b: number): JArray {
   return jnp.array(new Uint32Array([a >>> 0, b >>> 0]), { dtype: jnp.uint32 });
 }
+
+/**
+ * Copy an array's values to the host (consumes it). Asynchronous because WebGPU in Node has no
+ * synchronous readback (dataSync needs a browser's OffscreenCanvas). On wasm the synchronous read
+ * is kept: the engine's async path compiles kernels that are waiting in the same batch once each,
+ * not once in all (first calls of a jitted function several times slower).
+ */
+export async function toHost(a: JArray): Promise<Float32Array> {
+  return (a.device === "wasm" ? a.dataSync() : await a.data()) as Float32Array;
+}
+
+/** `toHost` for a flat list of arrays, read in one go (each consumed). */
+export async function toHostAll(arrays: JArray[]): Promise<Float32Array[]> {
+  return Promise.all(arrays.map(toHost));
+}

@@ -13,8 +13,8 @@ export function modelPath(pathOrDir: string): string {
 }
 
 /** Save atomically: the old model stays intact until the new one is complete. */
-export function saveModel(dir: string, bundle: ModelBundle): void {
-  writeFileAtomic(join(dir, MODEL_FILE), encodeModel(bundle));
+export async function saveModel(dir: string, bundle: ModelBundle): Promise<void> {
+  writeFileAtomic(join(dir, MODEL_FILE), await encodeModel(bundle));
   writeFileAtomic(join(dir, "config.json"), JSON.stringify(bundle.config, null, 2) + "\n");
 }
 

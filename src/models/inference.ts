@@ -1,5 +1,5 @@
 /** Jitted inference on a trained model: encode to μ, decode to the likelihood's mean, sample. */
-import { jitted, keyFromWords, np, tree, type Array } from "../engine/index.js";
+import { jitted, keyFromWords, np, toHost, toHostAll, tree, type Array } from "../engine/index.js";
 import { inputSize } from "./config.js";
 import { buildVae, type VaeParams } from "./vae.js";
 import type { ModelBundle } from "./io.js";
@@ -11,13 +11,13 @@ import { likelihoodHead } from "./likelihood.js";
 export interface Inference {
   config: VaeConfig;
   /** Posterior means μ(x) and log σ²(x) for rows of x (n×D), as n×L host arrays. */
-  encode(x: Float32Array): { mu: Float32Array; logVar: Float32Array };
+  encode(x: Float32Array): Promise<{ mu: Float32Array; logVar: Float32Array }>;
   /** Decoder means for latent rows z (n×L) → n×D pixel/value means. */
-  decode(z: Float32Array): Float32Array;
+  decode(z: Float32Array): Promise<Float32Array>;
   /** n samples from the prior at `temperature` (scales σ of the prior), decoded to means. */
-  sample(n: number, seed: number, temperature?: number): { z: Float32Array; x: Float32Array };
+  sample(n: number, seed: number, temperature?: number): Promise<{ z: Float32Array; x: Float32Array }>;
   /** Reconstruction through μ(x) (the deterministic path). */
-  reconstruct(x: Float32Array): Float32Array;
+  reconstruct(x: Float32Array): Promise<Float32Array>;
 }
 
 const CHUNK = 256; // rows per jitted call; a fixed shape means one compilation
@@ -34,15 +34,15 @@ export function makeInference(bundle: ModelBundle): Inference {
   const dec = jitted((p: VaeParams, z: Array) => model.decode(p, z).mean());
   const autoregressive = config.likelihood.type === "bernoulli" ? config.likelihood.autoregressive : undefined;
 
-  function chunked(x: Float32Array, inDim: number, outDims: number[], f: (xb: Array) => Array[], chunk = CHUNK): Float32Array[] {
+  async function chunked(x: Float32Array, inDim: number, outDims: number[], f: (xb: Array) => Array[] | Promise<Array[]>, chunk = CHUNK): Promise<Float32Array[]> {
     const n = x.length / inDim;
     const outs = outDims.map((d) => new Float32Array(n * d));
     for (let s = 0; s < n; s += chunk) {
       const m = Math.min(chunk, n - s);
       const xb = new Float32Array(chunk * inDim);
       xb.set(x.subarray(s * inDim, (s + m) * inDim));
-      const ys = f(np.array(xb).reshape([chunk, inDim]));
-      ys.forEach((y, i) => outs[i].set((y.dataSync() as Float32Array).subarray(0, m * outDims[i]), s * outDims[i]));
+      const ys = await toHostAll(await f(np.array(xb).reshape([chunk, inDim])));
+      ys.forEach((y, i) => outs[i].set(y.subarray(0, m * outDims[i]), s * outDims[i]));
     }
     return outs;
   }
@@ -52,7 +52,7 @@ export function makeInference(bundle: ModelBundle): Inference {
    * once, then one jitted sweep per call until the iterate repeats (exact; AutoregressiveBernoulli).
    * Chunks are at most the rows asked for, since every sweep costs a full pass.
    */
-  function autoregressiveMeans(kernel: number): (z: Float32Array) => Float32Array {
+  function autoregressiveMeans(kernel: number): (z: Float32Array) => Promise<Float32Array> {
     const head = likelihoodHead(config.likelihood, config.inputShape);
     const base = jitted((p: VaeParams, z: Array) => {
       const px = model.decode(p, z);
@@ -61,40 +61,43 @@ export function makeInference(bundle: ModelBundle): Inference {
     });
     const sweep = jitted((p: VaeParams, d: Array, x: Array) => (head.distribution(d, p) as AutoregressiveBernoulli).sweep(x));
     const maxSweeps = causalSweeps(config.inputShape[0], config.inputShape[1], kernel);
-    return (z) => {
+    return async (z) => {
       const n = z.length / L;
       const rows = Math.min(CHUNK, Math.max(1, n));
-      return chunked(z, L, [D], (zb) => {
+      const [x] = await chunked(z, L, [D], async (zb) => {
         const d = base(tree.ref(params), zb);
-        const { x } = iterateToFixedPoint((xs) => sweep(tree.ref(params), d.ref, xs), np.zeros([rows, D]), maxSweeps);
+        const { x } = await iterateToFixedPoint((xs) => sweep(tree.ref(params), d.ref, xs), np.zeros([rows, D]), maxSweeps);
         d.dispose();
         return [np.array(x).reshape([rows, D])];
-      }, rows)[0];
+      }, rows);
+      return x;
     };
   }
 
-  const encode = (x: Float32Array) => {
-    const [mu, logVar] = chunked(x, D, [L, L], (xb) => enc(tree.ref(params), xb) as Array[]);
+  const encode = async (x: Float32Array) => {
+    const [mu, logVar] = await chunked(x, D, [L, L], (xb) => enc(tree.ref(params), xb) as Array[]);
     return { mu, logVar };
   };
-  const decode = autoregressive ? autoregressiveMeans(autoregressive.kernel) : (z: Float32Array) => chunked(z, L, [D], (zb) => [dec(tree.ref(params), zb)])[0];
+  const decode = autoregressive
+    ? autoregressiveMeans(autoregressive.kernel)
+    : async (z: Float32Array) => (await chunked(z, L, [D], (zb) => [dec(tree.ref(params), zb)]))[0];
   return {
     config,
     encode,
     decode,
-    sample(n, seed, temperature = 1) {
+    async sample(n, seed, temperature = 1) {
       const rng = new Rng(seed);
       if (!model.plain) {
         // VampPrior / ladder: the prior needs the parameters (ancestral sampling on the device)
         const draw = jitted((p: VaeParams, key: Array) => model.samplePrior(p, key, n, temperature));
         const z = draw(tree.ref(params), keyFromWords(rng.nextUint32(), rng.nextUint32()));
-        const zHost = z.dataSync() as Float32Array;
-        return { z: zHost, x: decode(zHost) };
+        const zHost = await toHost(z);
+        return { z: zHost, x: await decode(zHost) };
       }
       const z = new Float32Array(n * L);
       for (let i = 0; i < z.length; i++) z[i] = rng.normal() * temperature;
-      return { z, x: decode(z) };
+      return { z, x: await decode(z) };
     },
-    reconstruct: (x) => decode(encode(x).mu),
+    reconstruct: async (x) => decode((await encode(x)).mu),
   };
 }

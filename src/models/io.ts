@@ -4,7 +4,7 @@
  * the model config in the file's metadata, so one file is the whole model and PyTorch's load_state_dict
  * accepts the tensors. A model directory holds model.safetensors and a readable config.json.
  */
-import { np, tree, type Array, decodeSafetensors, encodeSafetensors, type HostTensor } from "../engine/index.js";
+import { np, tree, toHost, type Array, decodeSafetensors, encodeSafetensors, type HostTensor } from "../engine/index.js";
 import { VaekitError } from "../errors.js";
 import { parseVaeConfig, type VaeConfig } from "./config.js";
 import { buildVae, type VaeParams } from "./vae.js";
@@ -104,18 +104,18 @@ function reorderFlat(t: HostTensor, axis: 0 | 1, [HW, c]: [number, number], toCh
   return { shape: t.shape, data: permuteHost({ shape: [a, b, K], data: t.data }, [1, 0, 2]).data };
 }
 
-function hostOf(a: Array): HostTensor {
-  return { shape: a.shape.slice(), data: a.ref.dataSync() as Float32Array };
+async function hostOf(a: Array): Promise<HostTensor> {
+  return { shape: a.shape.slice(), data: await toHost(a.ref) };
 }
 
 /** Parameter tree → PyTorch-style state dict (borrows params). */
-export function toStateDict(params: VaeParams): Record<string, HostTensor> {
+export async function toStateDict(params: VaeParams): Promise<Record<string, HostTensor>> {
   const out: Record<string, HostTensor> = {};
   const { reads, writes } = mapLayers(params);
   for (const [name, v] of Object.entries(params)) {
     if (isLayer(v)) {
-      let weight = permuteHost(hostOf(v.w), weightPerms(name, v.w.ndim).toFile);
-      let bias = hostOf(v.b);
+      let weight = permuteHost(await hostOf(v.w), weightPerms(name, v.w.ndim).toFile);
+      let bias = await hostOf(v.b);
       if (reads.has(name)) weight = reorderFlat(weight, 1, reads.get(name)!, true);
       if (writes.has(name)) {
         weight = reorderFlat(weight, 0, writes.get(name)!, true);
@@ -124,7 +124,7 @@ export function toStateDict(params: VaeParams): Record<string, HostTensor> {
       out[`${name}.weight`] = weight;
       out[`${name}.bias`] = bias;
     } else {
-      out[name] = hostOf(v as Array);
+      out[name] = await hostOf(v as Array);
     }
   }
   return out;
@@ -181,8 +181,8 @@ function toShapes(params: VaeParams): Record<string, number[]> {
 }
 
 /** Serialise a model to safetensors bytes (browser-safe). */
-export function encodeModel(bundle: ModelBundle): Uint8Array {
-  return encodeSafetensors(toStateDict(bundle.params), {
+export async function encodeModel(bundle: ModelBundle): Promise<Uint8Array> {
+  return encodeSafetensors(await toStateDict(bundle.params), {
     format: "vaekit.model/1",
     config: JSON.stringify(bundle.config),
     extras: JSON.stringify(bundle.extras ?? {}),

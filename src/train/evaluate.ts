@@ -3,7 +3,7 @@
  * IWAE estimate of −log p(x) with k importance samples, chunked over k so k = 5000 fits in memory.
  * Sums are taken on the host in float64 (float32 sums drift over 10⁴–10⁷ terms).
  */
-import { jitted, np, random, RunningLogMeanExp, tree, type Array } from "../engine/index.js";
+import { jitted, np, random, RunningLogMeanExp, toHost, toHostAll, tree, type Array } from "../engine/index.js";
 import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
 import type { Vae, VaeParams } from "../models/vae.js";
 import { inputSize } from "../models/config.js";
@@ -61,7 +61,7 @@ export function makeEvaluator(model: Vae) {
     return iwaeFns.get(c)!;
   };
 
-  return function evaluate(params: VaeParams, x: Float32Array, opts: EvalOptions = {}): EvalResult {
+  return async function evaluate(params: VaeParams, x: Float32Array, opts: EvalOptions = {}): Promise<EvalResult> {
     const D = inputSize(model.config);
     const n = x.length / D;
     const k = opts.iwaeK ?? 0;
@@ -81,8 +81,7 @@ export function makeEvaluator(model: Vae) {
       const keys = np.unstack(random.split(key, 3));
       key = keys[0];
       const [r, kk] = elboFn(tree.ref(params), np.array(xb).reshape([B, D]), keys[1]) as unknown as [Array, Array];
-      const rd = r.dataSync();
-      const kd = kk.dataSync();
+      const [rd, kd] = await toHostAll([r, kk]);
       for (let i = 0; i < m; i++) {
         recon[start + i] = rd[i];
         kl[start + i] = kd[i];
@@ -95,7 +94,7 @@ export function makeEvaluator(model: Vae) {
         for (let s = 0; s < k; s += c) {
           const ks = np.unstack(random.split(ikey, 2));
           ikey = ks[0];
-          acc.add(iwaeFn(c)(tree.ref(params), np.array(xb).reshape([B, D]), ks[1]).dataSync(), c, B); // [c, B]
+          acc.add(await toHost(iwaeFn(c)(tree.ref(params), np.array(xb).reshape([B, D]), ks[1])), c, B); // [c, B]
           opts.onProgress?.(++done, total);
         }
         ikey.dispose();
@@ -154,7 +153,7 @@ export async function evaluateWithEngine(model: Vae, params: VaeParams, x: Float
   const B = rest.batchSize ?? 32;
   const c = chunkSize(k, Math.max(1, Math.floor(4096 / B)));
   const iwaeRuns = Math.ceil(n / B) * (k / c);
-  const elbo = makeEvaluator(model)(params, x, { ...rest, iwaeK: 0, batchSize: B, onProgress: (d, t) => rest.onProgress?.(d, t + iwaeRuns) });
+  const elbo = await makeEvaluator(model)(params, x, { ...rest, iwaeK: 0, batchSize: B, onProgress: (d, t) => rest.onProgress?.(d, t + iwaeRuns) });
   const elboRuns = Math.ceil(n / B);
   const iwae = await mod.makeOnnxIwae(model, { batch: B, chunk: c, threads, seed: rest.seed ?? 0 });
   try {
@@ -182,7 +181,7 @@ export interface ActiveUnits {
  */
 export function makeActiveUnits(model: Vae) {
   const meansFn = jitted((p: VaeParams, x: Array) => model.posteriorMeans(p, x));
-  return function activeUnits(params: VaeParams, x: Float32Array, opts: { threshold?: number; batchSize?: number } = {}): ActiveUnits {
+  return async function activeUnits(params: VaeParams, x: Float32Array, opts: { threshold?: number; batchSize?: number } = {}): Promise<ActiveUnits> {
     const D = inputSize(model.config);
     const n = x.length / D;
     const B = opts.batchSize ?? 256;
@@ -191,7 +190,7 @@ export function makeActiveUnits(model: Vae) {
     const sumSq = new Float64Array(U);
     for (let start = 0; start < n; start += B) {
       const m = Math.min(B, n - start);
-      const mu = meansFn(tree.ref(params), np.array(paddedBatch(x, D, start, B)).reshape([B, D])).dataSync();
+      const mu = await toHost(meansFn(tree.ref(params), np.array(paddedBatch(x, D, start, B)).reshape([B, D])));
       for (let i = 0; i < m; i++) {
         for (let u = 0; u < U; u++) {
           const v = mu[i * U + u];

@@ -49,11 +49,11 @@ function unprefixed(prefix: string, dict: Record<string, HostTensor>): Record<st
   return Object.fromEntries(Object.entries(dict).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
 }
 
-function saveCheckpoint(dir: string, config: VaeConfig, tc: TrainConfig, state: TrainState, dataSpec: string) {
+async function saveCheckpoint(dir: string, config: VaeConfig, tc: TrainConfig, state: TrainState, dataSpec: string) {
   const tensors = {
-    ...prefixed("params.", toStateDict(state.params)),
-    ...prefixed("adam_m.", toStateDict(state.opt.m)),
-    ...prefixed("adam_v.", toStateDict(state.opt.v)),
+    ...prefixed("params.", await toStateDict(state.params)),
+    ...prefixed("adam_m.", await toStateDict(state.opt.m)),
+    ...prefixed("adam_v.", await toStateDict(state.opt.v)),
   };
   const meta = {
     format: "vaekit.checkpoint/1",
@@ -108,8 +108,8 @@ export async function runTraining(opts: RunOptions): Promise<TrainState> {
     onStart: opts.hooks?.onStart,
     onStep: opts.hooks?.onStep,
     onEpoch: async (s, m) => {
-      saveCheckpoint(outDir, config, tc, s, opts.dataSpec ?? opts.data.name);
-      saveModel(outDir, { config, params: s.params, extras: { training: { epochs: s.epoch, data: opts.dataSpec ?? opts.data.name, train: tc } } });
+      await saveCheckpoint(outDir, config, tc, s, opts.dataSpec ?? opts.data.name);
+      await saveModel(outDir, { config, params: s.params, extras: { training: { epochs: s.epoch, data: opts.dataSpec ?? opts.data.name, train: tc } } });
       writeFileAtomic(join(outDir, METRICS_FILE), s.history.map((h) => JSON.stringify(h)).join("\n") + "\n");
       lastGood = s.epoch;
       await opts.hooks?.onEpoch?.(s, m);

@@ -10,7 +10,7 @@
  * outside `state` during an epoch and hand back ordinary arrays at its end, so validation,
  * checkpoints and resuming see the same state whatever the engine.
  */
-import { activeDevice, adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, tree, valueAndGrad, type AdamState, type Array } from "../engine/index.js";
+import { activeDevice, adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, toHost, random, tree, valueAndGrad, type AdamState, type Array } from "../engine/index.js";
 import { Rng } from "../data/rng.js";
 import { trainingLoss } from "../objectives/objective.js";
 import { klWeightAt } from "../objectives/schedules.js";
@@ -137,10 +137,10 @@ function jaxDriver(model: Vae, tc: TrainConfig, B: number, D: number): StepDrive
     async begin(s) {
       state = s;
     },
-    step(x, keyRng, klWeight) {
+    async step(x, keyRng, klWeight) {
       const kStep = keyFromWords(keyRng.nextUint32(), keyRng.nextUint32());
       const out = step(state.params, state.opt, np.array(x).reshape([B, D]), kStep, scalar(klWeight));
-      const [loss, recon, kl] = out.stats.dataSync();
+      const [loss, recon, kl] = await toHost(out.stats);
       state.params = out.params;
       state.opt = out.opt;
       return { loss, recon, kl };
@@ -270,7 +270,7 @@ export async function trainVae(
       }
       const seconds = (performance.now() - t0) / 1000;
       await driver.end(state);
-      const val = evaluate(state.params, data.validation, { seed: tc.seed });
+      const val = await evaluate(state.params, data.validation, { seed: tc.seed });
       const metrics: EpochMetrics = {
         epoch,
         step: state.step,

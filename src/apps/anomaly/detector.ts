@@ -36,13 +36,13 @@ export interface Detector {
   /** [h, w, c] for image models. */
   imageShape?: [number, number, number];
   /** Scores (higher = more anomalous) for n×D inputs already in the model's encoding. */
-  score(kind: ScoreKind, x: Float32Array, opts?: Partial<DetectorOptions>, reference?: { entropy: number }): Float64Array;
+  score(kind: ScoreKind, x: Float32Array, opts?: Partial<DetectorOptions>, reference?: { entropy: number }): Promise<Float64Array>;
   /** Per-value reconstruction error maps, n×D. */
-  errorMaps(x: Float32Array, opts?: Partial<DetectorOptions>): Float32Array;
+  errorMaps(x: Float32Array, opts?: Partial<DetectorOptions>): Promise<Float32Array>;
   /** The compressed length in bits the complexity score subtracts (image models). */
   complexityBits(x: Float32Array, opts?: Partial<DetectorOptions>): Float64Array;
   /** Fit a threshold for a target false-positive rate on normal inputs. */
-  calibrate(kind: ScoreKind, x: Float32Array, fpr: number, opts?: Partial<DetectorOptions>): Calibration;
+  calibrate(kind: ScoreKind, x: Float32Array, fpr: number, opts?: Partial<DetectorOptions>): Promise<Calibration>;
 }
 
 /** Options that affect a score's value for this model (what a calibration records). */
@@ -76,7 +76,7 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
   const full = (o?: Partial<DetectorOptions>): DetectorOptions => ({ ...DEFAULT_DETECTOR_OPTIONS, ...o });
   const prepared = (x: Float32Array, o: DetectorOptions) => (bernoulli && o.binarize === "static" ? binarizePerExample(x, D, o.seed) : x);
 
-  function score(kind: ScoreKind, x0: Float32Array, opts?: Partial<DetectorOptions>, reference?: { entropy: number }): Float64Array {
+  async function score(kind: ScoreKind, x0: Float32Array, opts?: Partial<DetectorOptions>, reference?: { entropy: number }): Promise<Float64Array> {
     const o = full(opts);
     const x = prepared(x0, o);
     switch (kind) {
@@ -85,18 +85,18 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
       case "iwae-nll":
         return scorer.iwaeNll(x, o);
       case "recon-error":
-        return scorer.reconError(x, o).scores;
+        return (await scorer.reconError(x, o)).scores;
       case "regret":
         return scorer.regret(x, o);
       case "complexity": {
         if (!imageShape) throw new VaekitError("the complexity score needs images (it compares the NLL with the PNG-compressed size)");
-        const nll = scorer.iwaeNll(x, o);
+        const nll = await scorer.iwaeNll(x, o);
         const bits = compressedBits(x, imageShape, o);
         return nll.map((v, i) => natsToBits(v) - bits[i]);
       }
       case "typicality": {
         if (!reference) throw new VaekitError("the typicality score needs the normal data's mean NLL: run `vaekit calibrate --score typicality` first");
-        return typicalityScores(scorer.iwaeNll(x, o), reference.entropy, o.typicalityBatch);
+        return typicalityScores(await scorer.iwaeNll(x, o), reference.entropy, o.typicalityBatch);
       }
     }
   }
@@ -118,12 +118,12 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
     return acc;
   }
 
-  function calibrate(kind: ScoreKind, x0: Float32Array, fpr: number, opts?: Partial<DetectorOptions>): Calibration {
+  async function calibrate(kind: ScoreKind, x0: Float32Array, fpr: number, opts?: Partial<DetectorOptions>): Promise<Calibration> {
     const o = full(opts);
     const n = x0.length / D;
     const options = optionsRecord(model, kind, o);
     if (kind === "typicality") {
-      const nll = scorer.iwaeNll(prepared(x0, o), o);
+      const nll = await scorer.iwaeNll(prepared(x0, o), o);
       const { entropy, threshold } = typicalityThreshold(nll, o.typicalityBatch, fpr, 2000, o.seed);
       const scores = typicalityScores(nll, entropy, o.typicalityBatch);
       return {
@@ -136,7 +136,7 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
         reference: { entropy, batchSize: o.typicalityBatch, bootstrap: o.typicalityBatch > 1 ? 2000 : 0 },
       };
     }
-    const scores = score(kind, x0, o);
+    const scores = await score(kind, x0, o);
     const threshold = thresholdForFpr(scores, fpr);
     return { score: kind, fpr, threshold, n, fitted_fpr: flaggedFraction(scores, threshold), options };
   }
@@ -147,9 +147,9 @@ export function makeDetector(model: AnomalyModel, batchSize = 128): Detector {
     inputDim: D,
     imageShape,
     score,
-    errorMaps: (x, opts) => {
+    errorMaps: async (x, opts) => {
       const o = full(opts);
-      return scorer.reconError(prepared(x, o), o).maps;
+      return (await scorer.reconError(prepared(x, o), o)).maps;
     },
     complexityBits: (x, opts) => {
       if (!imageShape) throw new VaekitError("the complexity score needs images");

@@ -20,14 +20,14 @@ export function loadAnomalyModel(pathOrDir: string): AnomalyModel {
 }
 
 /** Write the model where it was loaded from; readers see the old or the new file, never a torn one. */
-export function saveAnomalyModel(pathOrDir: string, model: AnomalyModel): void {
+export async function saveAnomalyModel(pathOrDir: string, model: AnomalyModel): Promise<void> {
   if (isDir(pathOrDir) || !pathOrDir.endsWith(".safetensors")) {
-    if (model.type === "image") saveModel(pathOrDir, model.bundle);
+    if (model.type === "image") await saveModel(pathOrDir, model.bundle);
     else {
-      writeFileAtomic(join(pathOrDir, MODEL_FILE), encodeAnomalyModel(model));
+      writeFileAtomic(join(pathOrDir, MODEL_FILE), await encodeAnomalyModel(model));
       writeFileAtomic(join(pathOrDir, "config.json"), JSON.stringify(model.bundle.config, null, 2) + "\n");
     }
     return;
   }
-  writeFileAtomic(pathOrDir, encodeAnomalyModel(model));
+  writeFileAtomic(pathOrDir, await encodeAnomalyModel(model));
 }

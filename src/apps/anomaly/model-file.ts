@@ -3,7 +3,7 @@
  * or a tabular VAE file. Both are safetensors with JSON metadata; the tabular one has format
  * "vaekit.tabular-vae/1" and keeps its schema (columns, standardisation, categories) in its config.
  */
-import { decodeSafetensors, encodeSafetensors, np, type Array, type HostTensor } from "../../engine/index.js";
+import { decodeSafetensors, encodeSafetensors, np, toHostAll, type Array, type HostTensor } from "../../engine/index.js";
 import { VaekitError } from "../../errors.js";
 import { decodeModel, encodeModel, type ModelBundle } from "../../models/io.js";
 import type { DenseParams } from "../../models/layers.js";
@@ -28,18 +28,24 @@ function transpose(data: Float32Array, rows: number, cols: number): Float32Array
 }
 
 /** Tabular model → safetensors bytes; dense weights in PyTorch layout (`name.weight` [out, in]). */
-export function encodeTabularModel(b: TabularBundle): Uint8Array {
-  const tensors: Record<string, HostTensor> = {};
+export async function encodeTabularModel(b: TabularBundle): Promise<Uint8Array> {
+  // Collect every tensor first and read them in one go (device reads are asynchronous).
+  const entries: { name: string; shape: number[]; array: Array; transposeOf?: [number, number] }[] = [];
   for (const [name, v] of Object.entries(b.params)) {
     if (isDense(v)) {
       const [i, o] = v.w.shape;
-      tensors[`${name}.weight`] = { shape: [o, i], data: transpose(v.w.ref.dataSync() as Float32Array, i, o) };
-      tensors[`${name}.bias`] = { shape: [o], data: v.b.ref.dataSync() as Float32Array };
+      entries.push({ name: `${name}.weight`, shape: [o, i], array: v.w.ref, transposeOf: [i, o] });
+      entries.push({ name: `${name}.bias`, shape: [o], array: v.b.ref });
     } else {
       const a = v as Array;
-      tensors[name] = { shape: a.shape.slice(), data: a.ref.dataSync() as Float32Array };
+      entries.push({ name, shape: a.shape.slice(), array: a.ref });
     }
   }
+  const values = await toHostAll(entries.map((e) => e.array));
+  const tensors: Record<string, HostTensor> = {};
+  entries.forEach((e, k) => {
+    tensors[e.name] = { shape: e.shape, data: e.transposeOf ? transpose(values[k], ...e.transposeOf) : values[k] };
+  });
   return encodeSafetensors(tensors, { format: TABULAR_FORMAT, config: JSON.stringify(b.config), extras: JSON.stringify(b.extras ?? {}) });
 }
 
@@ -86,6 +92,6 @@ export function decodeAnomalyModel(bytes: Uint8Array, source = "model file"): An
   return { type: "image", bundle: decodeModel(bytes, source) };
 }
 
-export function encodeAnomalyModel(m: AnomalyModel): Uint8Array {
+export function encodeAnomalyModel(m: AnomalyModel): Promise<Uint8Array> {
   return m.type === "image" ? encodeModel(m.bundle) : encodeTabularModel(m.bundle);
 }

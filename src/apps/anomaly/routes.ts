@@ -171,7 +171,7 @@ export function registerScoreRoutes(app: FastifyInstance, modelOrBundle: Anomaly
             throw new BadRequest((e as Error).message);
           }
           const opts = cal ? optionsForCalibration(cal, {}) : (options.scoreOptions ?? {});
-          const scores = detector.score(kind, x, opts, cal?.reference);
+          const scores = await detector.score(kind, x, opts, cal?.reference);
           return {
             score: kind,
             fpr: cal?.fpr ?? null,

@@ -20,7 +20,7 @@
  * Monte-Carlo noise comes from a host Rng seeded by `seed` and is shared by all examples, so a
  * score is a deterministic function of the input alone (the same in any batch, CLI or service).
  */
-import { adamInit, adamUpdate, defaultAdam, grad, jitted, np, tree, vmap, type AdamState, type Array } from "../../engine/index.js";
+import { adamInit, adamUpdate, defaultAdam, grad, jitted, np, toHost, tree, vmap, type AdamState, type Array } from "../../engine/index.js";
 import { DiagGaussian } from "../../distributions/index.js";
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
@@ -122,11 +122,11 @@ export interface Scorer {
   model: LatentModel;
   /** Examples per jitted call (inputs are zero-padded to it). */
   batchSize: number;
-  negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
-  iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
+  negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array>;
+  iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array>;
   /** Per-example total and the n×D error map (squared error unless opts.reconMeasure says otherwise). */
-  reconError(x: Float32Array, opts?: Partial<ScoreOptions>): { scores: Float64Array; maps: Float32Array };
-  regret(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array;
+  reconError(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<{ scores: Float64Array; maps: Float32Array }>;
+  regret(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array>;
 }
 
 /** Rows per decoder call are kept near this many (examples × samples). */
@@ -294,20 +294,20 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
   const full = (o?: Partial<ScoreOptions>): ScoreOptions => ({ ...DEFAULT_SCORE_OPTIONS, ...o });
   const xArray = (xb: Float32Array) => np.array(xb).reshape([xb.length / D, D]);
 
-  function negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+  async function negElbo(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array> {
     const o = full(opts);
     const n = rowsOf(x);
     const B = batchFor(n);
     const eps = hostNormal(new Rng(o.seed), o.samples, L);
     const out = new Float64Array(n);
     for (let s = 0; s < n; s += B) {
-      const r = negElboFn(borrowed(), xArray(padded(x, s, B)), np.array(eps).reshape([o.samples, L])).dataSync();
+      const r = await toHost(negElboFn(borrowed(), xArray(padded(x, s, B)), np.array(eps).reshape([o.samples, L])));
       for (let i = 0; i < Math.min(B, n - s); i++) out[s + i] = r[i];
     }
     return out;
   }
 
-  function iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+  async function iwaeNll(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array> {
     const o = full(opts);
     const n = rowsOf(x);
     const B = batchFor(n);
@@ -322,7 +322,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
       const sums = new Float64Array(m);
       const xb = padded(x, s, B);
       for (const eps of chunks) {
-        const lw = iwaeFn(borrowed(), xArray(xb), np.array(eps).reshape([c, L])).dataSync();
+        const lw = await toHost(iwaeFn(borrowed(), xArray(xb), np.array(eps).reshape([c, L])));
         for (let i = 0; i < m; i++) {
           let mx = maxes[i];
           for (let j = 0; j < c; j++) mx = Math.max(mx, lw[j * B + i]);
@@ -338,7 +338,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     return out;
   }
 
-  function reconError(x: Float32Array, opts?: Partial<ScoreOptions>): { scores: Float64Array; maps: Float32Array } {
+  async function reconError(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<{ scores: Float64Array; maps: Float32Array }> {
     const { reconMeasure } = full(opts);
     const fn = reconFns[reconMeasure];
     if (!fn) throw new VaekitError("recon-error with the deviance measure needs an image model with a Bernoulli (not autoregressive), Gaussian or single discretised-logistic likelihood");
@@ -348,7 +348,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     const maps = new Float32Array(n * D);
     for (let s = 0; s < n; s += B) {
       const m = Math.min(B, n - s);
-      const e = fn(borrowed(), xArray(padded(x, s, B))).dataSync() as Float32Array;
+      const e = await toHost(fn(borrowed(), xArray(padded(x, s, B))));
       maps.set(e.subarray(0, m * D), s * D);
       for (let i = 0; i < m; i++) {
         let acc = 0;
@@ -359,7 +359,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     return { scores, maps };
   }
 
-  function regret(x: Float32Array, opts?: Partial<ScoreOptions>): Float64Array {
+  async function regret(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<Float64Array> {
     const o = full(opts);
     if (o.regretScope === "encoder") return regretEncoder(x, o);
     const n = rowsOf(x);
@@ -372,18 +372,18 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
       const m = Math.min(B, n - s);
       const x0 = xArray(padded(x, s, B));
       const [mu0, lv0] = encodeFn(borrowed(), x0.ref) as Array[];
-      const before = negElboGivenFn(borrowed(), x0.ref, mu0.ref, lv0.ref, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      const before = await toHost(negElboGivenFn(borrowed(), x0.ref, mu0.ref, lv0.ref, np.array(evalEps).reshape([o.samples, L])));
       let post: Post = { mu: mu0, logVar: lv0 };
       let opt = adamInit(post);
       const step = regretStepFn(o.regretLr);
       for (const e of stepEps) {
         const [post1, opt1, keep] = step(borrowed(), x0.ref, post, opt, np.array(e).reshape([o.regretSamples, L]));
         // wait for the step: otherwise the engine queues every step with its intermediates (memory grows per step)
-        keep.dataSync();
+        await toHost(keep);
         [post, opt] = [post1, opt1];
       }
       tree.dispose(opt as never);
-      const after = negElboGivenFn(borrowed(), x0, post.mu, post.logVar, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      const after = await toHost(negElboGivenFn(borrowed(), x0, post.mu, post.logVar, np.array(evalEps).reshape([o.samples, L])));
       for (let i = 0; i < m; i++) out[s + i] = before[i] - after[i];
     }
     return out;
@@ -394,7 +394,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
    * estimator as the posterior scope's (the shared encoder's q), "after" the ELBO at each input's
    * own optimised encoder, with the same evaluation noise.
    */
-  function regretEncoder(x: Float32Array, o: ScoreOptions): Float64Array {
+  async function regretEncoder(x: Float32Array, o: ScoreOptions): Promise<Float64Array> {
     const n = rowsOf(x);
     const { enc: enc0, rest } = splitEncoder(params);
     const encValues = (tree.leaves(enc0 as never) as Array[]).reduce((acc, a) => acc + a.size, 0);
@@ -408,17 +408,17 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
     for (let s = 0; s < n; s += B) {
       const m = Math.min(B, n - s);
       const x0 = xArray(padded(x, s, B));
-      const before = negElboFn(borrowed(), x0.ref, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      const before = await toHost(negElboFn(borrowed(), x0.ref, np.array(evalEps).reshape([o.samples, L])));
       let encB = tree.map((a: Array) => np.broadcastTo(a.ref.reshape([1, ...a.shape]), [B, ...a.shape]).add(0), enc0 as never) as Params;
       let opt = adamInit(encB as never) as unknown as AdamState<Params>;
       for (const e of stepEps) {
         const [enc1, opt1, keep] = step(encB, restRef(), x0.ref, opt, np.array(e).reshape([o.regretSamples, L]));
-        keep.dataSync(); // wait for the step (see regret)
+        await toHost(keep); // wait for the step (see regret)
         [encB, opt] = [enc1, opt1];
       }
       tree.dispose(opt as never);
       const [mu, logVar] = encodeCopiesFn(encB, restRef(), x0.ref) as unknown as Array[];
-      const after = negElboGivenFn(borrowed(), x0, mu, logVar, np.array(evalEps).reshape([o.samples, L])).dataSync();
+      const after = await toHost(negElboGivenFn(borrowed(), x0, mu, logVar, np.array(evalEps).reshape([o.samples, L])));
       for (let i = 0; i < m; i++) out[s + i] = before[i] - after[i];
     }
     return out;

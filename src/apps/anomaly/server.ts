@@ -21,7 +21,7 @@ export async function buildScoreApp(model: AnomalyModel, options: ScoreRouteOpti
 /** Listen on host:port (default 127.0.0.1, port 0 = any free port); compiles the default scorer first. */
 export async function startScoreServer(model: AnomalyModel, options: ScoreServerOptions = {}): Promise<{ app: FastifyInstance; url: string; close: () => Promise<void> }> {
   const detector = options.detector ?? makeDetector(model);
-  detector.score("neg-elbo", new Float32Array(detector.inputDim)); // compile before the first request
+  await detector.score("neg-elbo", new Float32Array(detector.inputDim)); // compile before the first request
   const app = await buildScoreApp(model, { ...options, detector });
   const address = await app.listen({ host: options.host ?? "127.0.0.1", port: options.port ?? 0 });
   return { app, url: address, close: () => app.close() };

@@ -85,11 +85,11 @@ export function trainingDataSpec(bundle: ModelBundle): string {
 }
 
 /** Write the bundle back where it was loaded from, atomically (a directory or a .safetensors file). */
-export function resaveModel(pathOrDir: string, bundle: ModelBundle): string {
+export async function resaveModel(pathOrDir: string, bundle: ModelBundle): Promise<string> {
   if (isDirectory(pathOrDir)) {
-    saveModel(pathOrDir, bundle);
+    await saveModel(pathOrDir, bundle);
     return modelPath(pathOrDir);
   }
-  writeFileAtomic(pathOrDir, encodeModel(bundle));
+  writeFileAtomic(pathOrDir, await encodeModel(bundle));
   return pathOrDir;
 }

@@ -90,10 +90,10 @@ export interface RlVaeExtras {
 }
 
 /** Add the RL extras to a saved model directory (re-saves model.safetensors and config.json). */
-export function attachRlExtras(modelDir: string, extras: RlVaeExtras): ModelBundle {
+export async function attachRlExtras(modelDir: string, extras: RlVaeExtras): Promise<ModelBundle> {
   const bundle = loadModel(modelDir);
   const withRl = { ...bundle, extras: { ...bundle.extras, rl: extras } };
-  saveModel(modelDir, withRl);
+  await saveModel(modelDir, withRl);
   return withRl;
 }
 

@@ -179,12 +179,12 @@ export async function playEpisode(
 }
 
 /** Reconstructions of frames through the VAE (one batched pass). */
-export function reconstructFrames(encoder: LatentEncoder, frames: Float32Array[]): Float32Array[] {
+export async function reconstructFrames(encoder: LatentEncoder, frames: Float32Array[]): Promise<Float32Array[]> {
   if (frames.length === 0) return [];
   const D = frames[0].length;
   const packed = new Float32Array(frames.length * D);
   frames.forEach((f, i) => packed.set(f, i * D));
-  const rec = encoder.reconstruct(packed, frames.length);
+  const rec = await encoder.reconstruct(packed, frames.length);
   return frames.map((_, i) => rec.slice(i * D, (i + 1) * D));
 }
 
@@ -307,7 +307,7 @@ export async function runComparison(config: Partial<ComparisonConfig> = {}, hook
   const lastEpoch = vae.history[vae.history.length - 1];
   const encoder = latentEncoder(vae.bundle);
   const heldOut = collectRollouts(env, 2, c.rolloutSeed + 1_000_003);
-  const heldOutMse = reconstructionMse(encoder, heldOut.frames, heldOut.n);
+  const heldOutMse = await reconstructionMse(encoder, heldOut.frames, heldOut.n);
   const blackFrameMse = heldOut.frames.reduce((s, v) => s + v * v, 0) / heldOut.frames.length;
   log(
     `VAE: ${vae.seconds.toFixed(1)} s, validation recon ${lastEpoch.val_recon.toFixed(1)} KL ${lastEpoch.val_kl.toFixed(1)} nats; ` +

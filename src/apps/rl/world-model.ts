@@ -6,7 +6,7 @@
  * on the continuous pixel values, no binarisation), which keeps small bright objects (the ball) from
  * being averaged away as they would be under a unit-variance Gaussian.
  */
-import { jitted, np, tree, type Array } from "../../engine/index.js";
+import { jitted, np, toHost, tree, type Array } from "../../engine/index.js";
 import { VaekitError } from "../../errors.js";
 import { trainValidationSplit, type Dataset } from "../../data/datasets.js";
 import { inputSize, parseVaeConfig, type VaeConfig } from "../../models/config.js";
@@ -143,11 +143,11 @@ export interface LatentEncoder extends BatchFeatureFn {
   /** Latent dimension (features per frame). */
   readonly dim: number;
   /** Posterior means of `count` frames, count×dim values. */
-  batch(obs: Float32Array, count: number): Float32Array;
+  batch(obs: Float32Array, count: number): Promise<Float32Array>;
   /** Decoder means of `count` latent rows. */
-  decode(z: Float32Array, count: number): Float32Array;
+  decode(z: Float32Array, count: number): Promise<Float32Array>;
   /** Reconstruction through μ(x): decode(encode(x)). */
-  reconstruct(obs: Float32Array, count: number): Float32Array;
+  reconstruct(obs: Float32Array, count: number): Promise<Float32Array>;
 }
 
 /**
@@ -164,7 +164,7 @@ export function latentEncoder(bundle: ModelBundle): LatentEncoder {
   const enc = jitted((p: VaeParams, x: Array) => model.encode(p, x).loc);
   const dec = jitted((p: VaeParams, z: Array) => model.decode(p, z).mean());
 
-  function run(x: Float32Array, count: number, inDim: number, outDim: number, f: (p: VaeParams, x: Array) => Array, what: string): Float32Array {
+  async function run(x: Float32Array, count: number, inDim: number, outDim: number, f: (p: VaeParams, x: Array) => Array, what: string): Promise<Float32Array> {
     if (x.length !== count * inDim) throw new VaekitError(`${what}: got ${x.length} values for ${count} rows of ${inDim}`);
     const out = new Float32Array(count * outDim);
     for (let s = 0; s < count; s += MAX) {
@@ -173,19 +173,19 @@ export function latentEncoder(bundle: ModelBundle): LatentEncoder {
       const xb = new Float32Array(B * inDim);
       xb.set(x.subarray(s * inDim, (s + m) * inDim));
       const y = f(tree.ref(params), np.array(xb).reshape([B, inDim]));
-      out.set((y.dataSync() as Float32Array).subarray(0, m * outDim), s * outDim);
+      out.set((await toHost(y)).subarray(0, m * outDim), s * outDim);
     }
     return out;
   }
 
   const batch = (obs: Float32Array, count: number) => run(obs, count, D, L, enc, "latent encoder");
   const decode = (z: Float32Array, count: number) => run(z, count, L, D, dec, "latent decoder");
-  return { dim: L, batch, decode, reconstruct: (obs, count) => decode(batch(obs, count), count) };
+  return { dim: L, batch, decode, reconstruct: async (obs, count) => decode(await batch(obs, count), count) };
 }
 
 /** Mean squared error per pixel between frames and their reconstructions through μ(x). */
-export function reconstructionMse(encoder: LatentEncoder, frames: Float32Array, count: number): number {
-  const rec = encoder.reconstruct(frames, count);
+export async function reconstructionMse(encoder: LatentEncoder, frames: Float32Array, count: number): Promise<number> {
+  const rec = await encoder.reconstruct(frames, count);
   let s = 0;
   for (let i = 0; i < rec.length; i++) s += (rec[i] - frames[i]) ** 2;
   return s / rec.length;

@@ -118,8 +118,8 @@ export interface SpeechModelScores extends SpeechEvalResult {
 }
 
 /** Negative ELBO per frame and mel-domain LSD/SC of reconstructions on a set (e.g. held-out voices). */
-export function scoreSpeechModel(model: SpeechModel, set: SegmentSet, seed = 0): SpeechModelScores {
-  const elbo = makeSpeechEvaluator(buildVae(model.bundle.config))(model.bundle.params, set, seed);
-  const reconstructions = makeSpeechGenerator(model).reconstructAll(set.data);
+export async function scoreSpeechModel(model: SpeechModel, set: SegmentSet, seed = 0): Promise<SpeechModelScores> {
+  const elbo = await makeSpeechEvaluator(buildVae(model.bundle.config))(model.bundle.params, set, seed);
+  const reconstructions = await makeSpeechGenerator(model).reconstructAll(set.data);
   return { ...elbo, mel: melReconstructionScores(set, reconstructions, model.info.features), reconstructions };
 }

@@ -21,13 +21,13 @@ export interface GeneratedSegment {
 
 export interface SpeechGenerator {
   /** Reconstruction through the posterior mean; keeps the input's length. */
-  reconstruct(data: Float32Array, length: number): GeneratedSegment;
+  reconstruct(data: Float32Array, length: number): Promise<GeneratedSegment>;
   /** Reconstructions of many segments at once (count × D values), e.g. for evaluation. */
-  reconstructAll(data: Float32Array): Float32Array;
+  reconstructAll(data: Float32Array): Promise<Float32Array>;
   /** n prior samples z ~ N(0, temperature²·I), decoded. */
-  sample(n: number, seed: number, temperature?: number): GeneratedSegment[];
+  sample(n: number, seed: number, temperature?: number): Promise<GeneratedSegment[]>;
   /** `steps` points from a to b (both included) on the line between their posterior means. */
-  morph(a: { data: Float32Array; length: number }, b: { data: Float32Array; length: number }, steps: number): GeneratedSegment[];
+  morph(a: { data: Float32Array; length: number }, b: { data: Float32Array; length: number }, steps: number): Promise<GeneratedSegment[]>;
 }
 
 export function makeSpeechGenerator(model: SpeechModel): SpeechGenerator {
@@ -38,30 +38,30 @@ export function makeSpeechGenerator(model: SpeechModel): SpeechGenerator {
     if (data.length !== D) throw new VaekitError(`segment has ${data.length} values, the model expects ${D}`);
     if (!Number.isInteger(length) || length < 1 || length > model.info.frames) throw new VaekitError(`segment length must be in 1..${model.info.frames}, got ${length}`);
   };
-  const decodeRows = (z: Float32Array, lengths: number[]): GeneratedSegment[] => {
-    const x = inf.decode(z);
+  const decodeRows = async (z: Float32Array, lengths: number[]): Promise<GeneratedSegment[]> => {
+    const x = await inf.decode(z);
     return lengths.map((length, i) => ({ data: x.slice(i * D, (i + 1) * D), length, z: z.slice(i * L, (i + 1) * L) }));
   };
   return {
-    reconstruct(data, length) {
+    async reconstruct(data, length) {
       checkInput(data, length);
-      return decodeRows(inf.encode(data).mu, [length])[0];
+      return (await decodeRows((await inf.encode(data)).mu, [length]))[0];
     },
     reconstructAll: (data) => inf.reconstruct(data),
-    sample(n, seed, temperature = 1) {
+    async sample(n, seed, temperature = 1) {
       if (!Number.isInteger(n) || n < 1) throw new VaekitError(`sample count must be a positive integer, got ${n}`);
-      const { z } = inf.sample(n, seed, temperature);
+      const { z } = await inf.sample(n, seed, temperature);
       const lengths = Array.from({ length: n }, (_, i) => predictLength(model.info.length, z.subarray(i * L, (i + 1) * L)));
       return decodeRows(z, lengths);
     },
-    morph(a, b, steps) {
+    async morph(a, b, steps) {
       if (!Number.isInteger(steps) || steps < 2) throw new VaekitError(`morph needs at least 2 steps, got ${steps}`);
       checkInput(a.data, a.length);
       checkInput(b.data, b.length);
       const both = new Float32Array(2 * D);
       both.set(a.data);
       both.set(b.data, D);
-      const mu = inf.encode(both).mu;
+      const { mu } = await inf.encode(both);
       const z = new Float32Array(steps * L);
       const lengths: number[] = [];
       for (let s = 0; s < steps; s++) {

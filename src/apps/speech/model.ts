@@ -13,7 +13,7 @@
  * (fitted after training and stored with the model).
  */
 import { z } from "zod";
-import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, tree, valueAndGrad, type AdamState, type Array } from "../../engine/index.js";
+import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, toHost, tree, valueAndGrad, type AdamState, type Array } from "../../engine/index.js";
 import { DiagGaussian } from "../../distributions/index.js";
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
@@ -264,7 +264,7 @@ export function makeSpeechEvaluator(model: Vae, batchSize = 64) {
   });
   const D = inputSize(model.config);
   const F = model.config.inputShape[1];
-  return function evaluate(params: VaeParams, set: SegmentSet, seed = 0): SpeechEvalResult {
+  return async function evaluate(params: VaeParams, set: SegmentSet, seed = 0): Promise<SpeechEvalResult> {
     checkSet(set, model.config, "evaluation data");
     const rng = new Rng(seed);
     const B = Math.min(batchSize, set.count);
@@ -278,7 +278,7 @@ export function makeSpeechEvaluator(model: Vae, batchSize = 64) {
       xb.set(set.data.subarray(s * D, (s + m) * D));
       mb.set(set.mask.subarray(s * F, (s + m) * F));
       const out = fn(tree.ref(params), np.array(xb).reshape([B, D]), np.array(mb).reshape([B, F]), keyFromWords(rng.nextUint32(), rng.nextUint32()));
-      const v = out.dataSync();
+      const v = await toHost(out);
       for (let i = 0; i < m; i++) {
         recon += v[i];
         kl += v[B + i];
@@ -394,7 +394,7 @@ export async function trainSpeechVae(
       }
       for (let i = 0; i < B * F; i++) frames += mb[i] > 0 ? 1 : 0;
       const out = step(params, opt, np.array(xb).reshape([B, D]), np.array(mb).reshape([B, F]), keyFromWords(rng.nextUint32(), rng.nextUint32()), np.array(beta, { dtype: np.float32 }));
-      const [loss, recon, kl] = out.stats.dataSync();
+      const [loss, recon, kl] = await toHost(out.stats);
       if (!Number.isFinite(loss)) {
         tree.dispose([out.params, out.opt] as never);
         throw new VaekitError(`training diverged: the loss became ${loss} at epoch ${epoch}, batch ${b + 1}; try a lower --lr or --clip-norm`);
@@ -408,7 +408,7 @@ export async function trainSpeechVae(
       if (b % 8 === 7) await new Promise((r) => setTimeout(r, 0)); // let progress timers run
     }
     const seconds = (performance.now() - t0) / 1000;
-    const val = data.validation ? evaluate(params, data.validation, options.seed) : null;
+    const val = data.validation ? await evaluate(params, data.validation, options.seed) : null;
     const metrics: SpeechEpochMetrics = {
       epoch,
       beta,

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { jitted, np, tree, type Array } from "../../engine/index.js";
+import { jitted, np, toHost, tree, type Array } from "../../engine/index.js";
 import { writeFileAtomic } from "../../io/atomic.js";
 import { inputSize, type VaeConfig } from "../../models/config.js";
 import type { ModelBundle } from "../../models/io.js";
@@ -60,14 +60,14 @@ export function makeLatentMeans(config: VaeConfig, chunk = 64) {
   const D = inputSize(config);
   const L = config.latentDim;
   const enc = jitted((p: VaeParams, x: Array) => model.encode(p, x).loc);
-  return (params: VaeParams, data: Float32Array): Float32Array => {
+  return async (params: VaeParams, data: Float32Array): Promise<Float32Array> => {
     const n = data.length / D;
     const out = new Float32Array(n * L);
     for (let s = 0; s < n; s += chunk) {
       const m = Math.min(chunk, n - s);
       const xb = new Float32Array(chunk * D);
       xb.set(data.subarray(s * D, (s + m) * D));
-      const mu = enc(tree.ref(params), np.array(xb).reshape([chunk, D])).dataSync() as Float32Array;
+      const mu = await toHost(enc(tree.ref(params), np.array(xb).reshape([chunk, D])));
       out.set(mu.subarray(0, m * L), s * L);
     }
     return out;
@@ -89,14 +89,14 @@ export async function runSpeechTraining(o: SpeechRunOptions): Promise<SpeechRunR
   const latentMeans = makeLatentMeans(o.config);
   mkdirSync(o.outDir, { recursive: true });
 
-  const bundleFor = (params: VaeParams, history: SpeechEpochMetrics[]): ModelBundle => {
+  const bundleFor = async (params: VaeParams, history: SpeechEpochMetrics[]): Promise<ModelBundle> => {
     const info: SpeechModelInfo = {
       format: "vaekit.speech/1",
       features: segments.features,
       frames,
       trimDb,
       peak,
-      length: fitLengthModel(latentMeans(params, train.data), trainLengths, o.config.latentDim),
+      length: fitLengthModel(await latentMeans(params, train.data), trainLengths, o.config.latentDim),
       trainVoices: split.trainVoices,
       testVoices: split.testVoices,
       words: segments.words,
@@ -114,13 +114,13 @@ export async function runSpeechTraining(o: SpeechRunOptions): Promise<SpeechRunR
     onStep: o.hooks?.onStep,
     onEpoch: async (params, m) => {
       history.push(m);
-      saved.bundle = bundleFor(params, history);
-      saveModel(o.outDir, saved.bundle);
+      saved.bundle = await bundleFor(params, history);
+      await saveModel(o.outDir, saved.bundle);
       writeFileAtomic(join(o.outDir, SPEECH_METRICS_FILE), history.map((h) => JSON.stringify(h)).join("\n") + "\n");
       await o.hooks?.onEpoch?.(params, m);
     },
   });
-  const finalBundle: ModelBundle = saved.bundle ?? bundleFor(result.params, result.history);
+  const finalBundle: ModelBundle = saved.bundle ?? (await bundleFor(result.params, result.history));
   finalBundle.params = result.params;
   return {
     model: { bundle: finalBundle, info: finalBundle.extras.speech as SpeechModelInfo },

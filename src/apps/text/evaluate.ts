@@ -5,7 +5,7 @@
  * Tokens counted are the predicted ones: each word plus the end-of-sentence token.
  * For the baseline (latentDim 0) the "bound" is the exact log-likelihood and KL is 0.
  */
-import { jitted, keyFromWords, logMeanExp, np, tree, type Array as DeviceArray } from "../../engine/index.js";
+import { jitted, keyFromWords, logMeanExp, np, toHost, toHostAll, tree, type Array as DeviceArray } from "../../engine/index.js";
 import { Rng } from "../../data/rng.js";
 import { makeBatch, type TextBatch } from "./batch.js";
 import { encode, type TextVaeConfig, type TextVaeParams } from "./model.js";
@@ -76,7 +76,7 @@ function deviceBatch(b: TextBatch) {
 }
 
 /** Evaluate `params` (borrowed) on `sequences`. */
-export function evaluateText(params: TextVaeParams, config: TextVaeConfig, sequences: readonly Int32Array[], opts: TextEvalOptions = {}): TextMetrics {
+export async function evaluateText(params: TextVaeParams, config: TextVaeConfig, sequences: readonly Int32Array[], opts: TextEvalOptions = {}): Promise<TextMetrics> {
   const B = opts.batchSize ?? 128;
   const T = config.maxTokens + 1;
   const L = config.latentDim;
@@ -95,19 +95,19 @@ export function evaluateText(params: TextVaeParams, config: TextVaeConfig, seque
     const batch = makeBatch(sequences, index(start, end), T, B);
     const d = deviceBatch(batch);
     const out = elboPass(tree.ref(params), d.targets.ref, d.reversed.ref, d.decoderInputs, d.mask.ref, keyFromWords(rng.nextUint32(), rng.nextUint32()));
-    const r = out.recon.dataSync();
-    const k = out.kl.dataSync();
+    const mu = L > 0 ? posteriorMeans(tree.ref(params), d.targets, d.reversed, d.mask) : null;
+    if (!mu) {
+      d.targets.dispose();
+      d.reversed.dispose();
+      d.mask.dispose();
+    }
+    const [r, k, m] = await toHostAll(mu ? [out.recon, out.kl, mu] : [out.recon, out.kl]);
     for (let i = 0; i < batch.rows; i++) {
       recon += r[i];
       kl += k[i];
     }
     tokens += batch.tokens;
-    if (L > 0) means.push((posteriorMeans(tree.ref(params), d.targets, d.reversed, d.mask).dataSync() as Float32Array).slice(0, batch.rows * L));
-    else {
-      d.targets.dispose();
-      d.reversed.dispose();
-      d.mask.dispose();
-    }
+    if (m) means.push(m.slice(0, batch.rows * L));
     opts.onProgress?.(++done, totalWork);
   }
   const negElbo = recon + kl;
@@ -131,7 +131,7 @@ export function evaluateText(params: TextVaeParams, config: TextVaeConfig, seque
       for (let k0 = 0; k0 < iwaeK; k0 += iwaeChunk) {
         const kc = Math.min(iwaeChunk, iwaeK - k0);
         const d = deviceBatch(batch);
-        const w = iwaePass(kc)(tree.ref(params), d.targets, d.reversed, d.decoderInputs, d.mask, keyFromWords(rng.nextUint32(), rng.nextUint32())).dataSync();
+        const w = await toHost(iwaePass(kc)(tree.ref(params), d.targets, d.reversed, d.decoderInputs, d.mask, keyFromWords(rng.nextUint32(), rng.nextUint32())));
         for (let j = 0; j < kc; j++) for (let i = 0; i < batch.rows; i++) weights[i][k0 + j] = w[j * B + i];
         opts.onProgress?.(++done, totalWork);
       }

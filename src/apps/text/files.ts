@@ -61,8 +61,8 @@ export function textModelPath(pathOrDir: string): string {
 }
 
 /** Save atomically into `dir`: model.safetensors (everything) plus config.json and tokenizer.json to read. */
-export function saveTextModel(dir: string, bundle: TextModelBundle): void {
-  writeFileAtomic(join(dir, TEXT_MODEL_FILE), encodeTextModel(bundle));
+export async function saveTextModel(dir: string, bundle: TextModelBundle): Promise<void> {
+  writeFileAtomic(join(dir, TEXT_MODEL_FILE), await encodeTextModel(bundle));
   writeFileAtomic(join(dir, "config.json"), JSON.stringify(bundle.config, null, 2) + "\n");
   writeFileAtomic(join(dir, "tokenizer.json"), JSON.stringify(bundle.tokenizer.toJSON()) + "\n");
 }

@@ -4,7 +4,7 @@
  * a temperature), sample from the prior, reconstruct, and interpolate between two sentences
  * along the line between their codes (the homotopies of Bowman et al. 2016).
  */
-import { jitted, np, tree, type Array as DeviceArray } from "../../engine/index.js";
+import { jitted, np, toHost, toHostAll, tree, type Array as DeviceArray } from "../../engine/index.js";
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
 import { makeBatch } from "./batch.js";
@@ -34,15 +34,15 @@ export interface TextInference {
   config: TextVaeConfig;
   tokenizer: Tokenizer;
   hasLatent: boolean;
-  encode(sentences: readonly string[]): Posterior;
+  encode(sentences: readonly string[]): Promise<Posterior>;
   /** Decode latent vectors (n × latentDim, row-major) to sentences. */
-  decode(z: Float32Array, opts?: DecodeOptions): string[];
+  decode(z: Float32Array, opts?: DecodeOptions): Promise<string[]>;
   /** z ~ N(0, t²·I) (t = priorTemperature, default 1) decoded; for a model without latent, plain LM samples. */
-  sample(n: number, opts?: DecodeOptions & { priorTemperature?: number }): { z: Float32Array; texts: string[] };
+  sample(n: number, opts?: DecodeOptions & { priorTemperature?: number }): Promise<{ z: Float32Array; texts: string[] }>;
   /** Decode the posterior mean of `sentence` (greedy unless opts say otherwise). */
-  reconstruct(sentence: string, opts?: DecodeOptions): string;
+  reconstruct(sentence: string, opts?: DecodeOptions): Promise<string>;
   /** `steps` points from a to b (both included) on the line between their posterior means, each decoded. */
-  interpolate(a: string, b: string, steps: number, opts?: DecodeOptions): { t: number; text: string }[];
+  interpolate(a: string, b: string, steps: number, opts?: DecodeOptions): Promise<{ t: number; text: string }[]>;
 }
 
 const encodePass = jitted((params: TextVaeParams, targets: DeviceArray, reversed: DeviceArray, mask: DeviceArray) => {
@@ -93,7 +93,7 @@ export function makeTextInference(bundle: TextModelBundle): TextInference {
   }
 
   /** Autoregressive decoding of n sequences from z (n × L) or, without latent, from nothing. */
-  function generate(n: number, z: Float32Array | null, opts: DecodeOptions): string[] {
+  async function generate(n: number, z: Float32Array | null, opts: DecodeOptions): Promise<string[]> {
     const rng = new Rng(opts.seed ?? 0);
     let h: DeviceArray;
     let zGates: GateInputs | null = null;
@@ -109,7 +109,7 @@ export function makeTextInference(bundle: TextModelBundle): TextInference {
       const idsArr = np.array(ids, { dtype: np.int32 });
       const out = zGates ? stepWithLatent(tree.ref(params), h, tree.ref(zGates), idsArr) : stepWithoutLatent(tree.ref(params), h, idsArr);
       h = out.h;
-      const logits = out.logits.dataSync() as Float32Array;
+      const logits = await toHost(out.logits);
       const next = new Int32Array(n);
       for (let i = 0; i < n; i++) {
         if (done[i]) {
@@ -129,7 +129,7 @@ export function makeTextInference(bundle: TextModelBundle): TextInference {
     return tokens.map((ts) => tokenizer.decode(ts));
   }
 
-  function encodeSentences(sentences: readonly string[]): Posterior {
+  async function encodeSentences(sentences: readonly string[]): Promise<Posterior> {
     requireLatent("encode sentences");
     if (!sentences.length) throw new VaekitError("no sentences to encode");
     let truncated = 0;
@@ -147,7 +147,8 @@ export function makeTextInference(bundle: TextModelBundle): TextInference {
       np.array(batch.reversed, { dtype: np.int32 }).reshape([T, n]),
       np.array(batch.mask).reshape([T, n]),
     );
-    return { n, latentDim: L, mu: out.mu.dataSync() as Float32Array, logVar: out.logVar.dataSync() as Float32Array, truncated };
+    const [mu, logVar] = await toHostAll([out.mu, out.logVar]);
+    return { n, latentDim: L, mu, logVar, truncated };
   }
 
   return {
@@ -155,30 +156,30 @@ export function makeTextInference(bundle: TextModelBundle): TextInference {
     tokenizer,
     hasLatent,
     encode: encodeSentences,
-    decode(z, opts = {}) {
+    async decode(z, opts = {}) {
       requireLatent("decode latent vectors");
       if (z.length === 0 || z.length % L !== 0) throw new VaekitError(`latent vectors must have ${L} values each, got ${z.length} values`);
       return generate(z.length / L, z, opts);
     },
-    sample(n, opts = {}) {
-      if (!hasLatent) return { z: new Float32Array(0), texts: generate(n, null, opts) };
+    async sample(n, opts = {}) {
+      if (!hasLatent) return { z: new Float32Array(0), texts: await generate(n, null, opts) };
       const rng = new Rng((opts.seed ?? 0) + 1_000_003);
       const scale = opts.priorTemperature ?? 1;
       const z = Float32Array.from({ length: n * L }, () => rng.normal() * scale);
-      return { z, texts: generate(n, z, opts) };
+      return { z, texts: await generate(n, z, opts) };
     },
-    reconstruct(sentence, opts = { greedy: true }) {
-      return generate(1, encodeSentences([sentence]).mu, opts)[0];
+    async reconstruct(sentence, opts = { greedy: true }) {
+      return (await generate(1, (await encodeSentences([sentence])).mu, opts))[0];
     },
-    interpolate(a, b, steps, opts = { greedy: true }) {
+    async interpolate(a, b, steps, opts = { greedy: true }) {
       if (!Number.isInteger(steps) || steps < 2) throw new VaekitError(`interpolation needs at least 2 steps, got ${steps}`);
-      const { mu } = encodeSentences([a, b]);
+      const { mu } = await encodeSentences([a, b]);
       const z = new Float32Array(steps * L);
       const ts = Array.from({ length: steps }, (_, i) => i / (steps - 1));
       ts.forEach((t, i) => {
         for (let d = 0; d < L; d++) z[i * L + d] = (1 - t) * mu[d] + t * mu[L + d];
       });
-      const texts = generate(steps, z, opts);
+      const texts = await generate(steps, z, opts);
       return ts.map((t, i) => ({ t, text: texts[i] }));
     },
   };

@@ -3,7 +3,7 @@
  * in the parameter tree, e.g. "decoder.ur", "output.w"; matrices stored [in, out]) with the
  * model config, the tokenizer and application extras (length report, metrics) in its metadata.
  */
-import { np, decodeSafetensors, encodeSafetensors, random, tree, type Array, type HostTensor } from "../../engine/index.js";
+import { np, decodeSafetensors, encodeSafetensors, random, toHostAll, tree, type Array, type HostTensor } from "../../engine/index.js";
 import { VaekitError } from "../../errors.js";
 import { initTextVae, parseTextVaeConfig, type TextVaeConfig, type TextVaeParams } from "./model.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -33,9 +33,11 @@ export function flattenParams(params: TextVaeParams): Map<string, Array> {
   return out;
 }
 
-export function encodeTextModel(bundle: TextModelBundle): Uint8Array {
+export async function encodeTextModel(bundle: TextModelBundle): Promise<Uint8Array> {
+  const leaves = [...flattenParams(bundle.params)];
+  const values = await toHostAll(leaves.map(([, a]) => a.ref));
   const tensors: Record<string, HostTensor> = {};
-  for (const [name, a] of flattenParams(bundle.params)) tensors[name] = { shape: a.shape.slice(), data: a.ref.dataSync() as Float32Array };
+  leaves.forEach(([name, a], i) => (tensors[name] = { shape: a.shape.slice(), data: values[i] }));
   return encodeSafetensors(tensors, {
     format: TEXT_MODEL_FORMAT,
     config: JSON.stringify(bundle.config),

@@ -4,7 +4,7 @@
  * Shuffles, word dropout and device keys all derive from the seed.
  */
 import { z } from "zod";
-import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, tree, valueAndGrad, type AdamState, type Array, type JsTree } from "../../engine/index.js";
+import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, toHost, tree, valueAndGrad, type AdamState, type Array, type JsTree } from "../../engine/index.js";
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
 import { applyWordDropout, makeBatch } from "./batch.js";
@@ -116,7 +116,7 @@ export async function trainTextVae(
       keyFromWords(keyRng.nextUint32(), keyRng.nextUint32()),
       np.array(beta, { dtype: np.float32 }),
     );
-    const [loss, recon, kl] = out.stats.dataSync();
+    const [loss, recon, kl] = await toHost(out.stats);
     if (!Number.isFinite(loss)) throw new VaekitError(`training diverged: the loss became ${loss} at step ${s + 1}; try a lower --lr`);
     params = out.params;
     opt = out.opt;
@@ -126,7 +126,7 @@ export async function trainTextVae(
     if (s % 16 === 15) await new Promise((r) => setTimeout(r, 0)); // let progress timers run
     if ((s + 1) % tc.evalEvery === 0 || s + 1 === tc.steps) {
       const seconds = (performance.now() - t0) / 1000;
-      const validation = evaluateText(params, config, data.validation, { seed: tc.seed, iwaeK: 0 });
+      const validation = await evaluateText(params, config, data.validation, { seed: tc.seed, iwaeK: 0 });
       const entry: TextHistoryEntry = {
         step: s + 1,
         beta,

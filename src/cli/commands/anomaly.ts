@@ -66,7 +66,7 @@ function scoreOptions(cmd: Command, o: Record<string, unknown>): { all: Partial<
 }
 
 /** Score in chunks (a whole number of typicality batches each) with a progress bar. */
-function scoreWithProgress(det: Detector, kind: ScoreKind, x: Float32Array, opts: Partial<DetectorOptions>, ref: { entropy: number } | undefined, label: string, quiet: boolean): Float64Array {
+async function scoreWithProgress(det: Detector, kind: ScoreKind, x: Float32Array, opts: Partial<DetectorOptions>, ref: { entropy: number } | undefined, label: string, quiet: boolean): Promise<Float64Array> {
   const D = det.inputDim;
   const n = x.length / D;
   const m = kind === "typicality" ? (opts.typicalityBatch ?? 1) : 1;
@@ -75,7 +75,7 @@ function scoreWithProgress(det: Detector, kind: ScoreKind, x: Float32Array, opts
   const bar = progressBar(label, n, quiet);
   for (let s = 0; s < n; s += chunk) {
     const e = Math.min(n, s + chunk);
-    out.set(det.score(kind, x.subarray(s * D, e * D), opts, ref), s);
+    out.set(await det.score(kind, x.subarray(s * D, e * D), opts, ref), s);
     bar.update(e);
   }
   bar.stop();
@@ -117,7 +117,7 @@ export function registerAnomaly(program: Command): void {
     data.notes.forEach((s) => note(o.quiet, s));
     const det = makeDetector(model);
     const t0 = performance.now();
-    const s = scoreWithProgress(det, o.score, data.x, opts, cal?.reference, `score ${o.score}`, o.quiet);
+    const s = await scoreWithProgress(det, o.score, data.x, opts, cal?.reference, `score ${o.score}`, o.quiet);
     const seconds = (performance.now() - t0) / 1000;
     const lines = ["id,score,flag"];
     let flagged = 0;
@@ -127,7 +127,7 @@ export function registerAnomaly(program: Command): void {
       lines.push(`${csvField(data.ids[i])},${s[i]},${flag}`);
     }
     writeFileAtomic(o.out, lines.join("\n") + "\n");
-    if (o.maps) writeErrorMaps(det, data.x, data.ids, o.maps, o.mapsLimit, opts);
+    if (o.maps) await writeErrorMaps(det, data.x, data.ids, o.maps, o.mapsLimit, opts);
     note(
       o.quiet,
       `scored ${data.n} examples of ${data.source} with ${o.score} in ${seconds.toFixed(1)} s (${(data.n / seconds).toFixed(0)} examples/s); ` +
@@ -155,10 +155,10 @@ export function registerAnomaly(program: Command): void {
     data.notes.forEach((s) => note(o.quiet, s));
     const det = makeDetector(model);
     const bar = progressBar(`calibrate ${o.score}`, 1, o.quiet);
-    const cal: Calibration = { ...det.calibrate(o.score, data.x, o.fpr, all), data: o.data, created: new Date().toISOString() };
+    const cal: Calibration = { ...(await det.calibrate(o.score, data.x, o.fpr, all)), data: o.data, created: new Date().toISOString() };
     bar.stop();
     model.bundle.extras = withCalibration(model.bundle.extras, cal);
-    saveAnomalyModel(o.model, model);
+    await saveAnomalyModel(o.model, model);
     process.stdout.write(JSON.stringify(cal) + "\n");
   });
 
@@ -184,8 +184,8 @@ export function registerAnomaly(program: Command): void {
     const anomalous = load(o.anomalous);
     const det = makeDetector(model);
     const t0 = performance.now();
-    let sn = scoreWithProgress(det, o.score, normal.x, opts, cal?.reference, "normal", o.quiet);
-    let sa = scoreWithProgress(det, o.score, anomalous.x, opts, cal?.reference, "anomalous", o.quiet);
+    let sn = await scoreWithProgress(det, o.score, normal.x, opts, cal?.reference, "normal", o.quiet);
+    let sa = await scoreWithProgress(det, o.score, anomalous.x, opts, cal?.reference, "anomalous", o.quiet);
     const seconds = (performance.now() - t0) / 1000;
     const m = o.score === "typicality" ? (opts.typicalityBatch ?? 1) : 1;
     if (m > 1) {
@@ -252,12 +252,12 @@ export function registerAnomaly(program: Command): void {
     if (enc.dropped.length) note(o.quiet, `${enc.dropped.length} row(s) with missing values left out (--missing drop)`);
     const config = { format: "vaekit.tabular-vae/1" as const, schema, latentDim: o.latent, hidden };
     const bar = progressBar("train-tabular", o.epochs, o.quiet);
-    const { params, history } = trainTabularVae(config, enc.x, { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, validation: o.validation }, (m) =>
+    const { params, history } = await trainTabularVae(config, enc.x, { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, validation: o.validation }, (m) =>
       bar.update(m.epoch, { loss: m.train_loss, val: m.val_neg_elbo }),
     );
     bar.stop();
     const last = history[history.length - 1];
-    saveAnomalyModel(o.out, {
+    await saveAnomalyModel(o.out, {
       type: "tabular",
       bundle: { config, params, extras: { training: { data: o.data, rows: enc.n, epochs: o.epochs, final: last } } },
     });
@@ -288,12 +288,12 @@ export function registerAnomaly(program: Command): void {
 }
 
 /** Heat maps of the per-pixel squared reconstruction error, one PNG per example, plus a grid of all. */
-function writeErrorMaps(det: Detector, x: Float32Array, ids: string[], dir: string, limit: number, opts: Partial<DetectorOptions>): void {
+async function writeErrorMaps(det: Detector, x: Float32Array, ids: string[], dir: string, limit: number, opts: Partial<DetectorOptions>): Promise<void> {
   if (!det.imageShape) throw new VaekitError("--maps needs an image model (tabular models have no pixels)");
   const [h, w, c] = det.imageShape;
   const D = h * w * c;
   const n = Math.min(limit, x.length / D);
-  const maps = det.errorMaps(x.slice(0, n * D), opts);
+  const maps = await det.errorMaps(x.slice(0, n * D), opts);
   // one colour scale for all maps, so brightness compares across examples
   const perPixel = new Float32Array(n * h * w);
   for (let i = 0; i < n * h * w; i++) for (let k = 0; k < c; k++) perPixel[i] += maps[i * c + k];

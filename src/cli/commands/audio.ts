@@ -172,7 +172,7 @@ export function registerAudio(program: Command): void {
       },
     });
     ui.bar?.stop();
-    const scores = scoreSpeechModel(result.model, result.test, o.seed);
+    const scores = await scoreSpeechModel(result.model, result.test, o.seed);
     process.stdout.write(
       `held-out voices (${scores.n} utterances): log-spectral distance ${scores.mel.lsdDb.toFixed(2)} dB, ` +
         `spectral convergence ${scores.mel.sc.toFixed(3)}, negative ELBO ${scores.negElboPerFrame.toFixed(2)} nats/frame\n`,
@@ -197,7 +197,7 @@ export function registerAudio(program: Command): void {
     const indices = segments.entries.flatMap((e, i) => (held.has(e.voice) ? [i] : []));
     if (indices.length === 0) throw new VaekitError(`${manifest} has no utterances of the model's held-out voices (${model.info.testVoices.join(", ") || "none recorded"})`);
     const set = selectSegments({ count: segments.count, data: segments.data, mask: segments.mask }, indices);
-    const s = scoreSpeechModel(model, set, o.seed);
+    const s = await scoreSpeechModel(model, set, o.seed);
     const out = {
       voices: model.info.testVoices,
       n: s.n,
@@ -227,10 +227,10 @@ export function registerAudio(program: Command): void {
         .option("--model <path>", "model directory or .safetensors file", DEFAULT_MODEL),
     ),
   ).action(async (input: string, output: string, o) => {
+    await startEngine(o.device, o.quiet); // before the model: its weights must live on the chosen device
     const model = loadSpeechModel(o.model);
     const seg = readInput(input, model);
-    await startEngine(o.device, o.quiet);
-    const rec = makeSpeechGenerator(model).reconstruct(seg.data, seg.length);
+    const rec = await makeSpeechGenerator(model).reconstruct(seg.data, seg.length);
     writeGenerated(output, rec, formatOf(model.info), o);
   });
 
@@ -245,9 +245,9 @@ export function registerAudio(program: Command): void {
         .option("--out <dir>", "output folder", "speech-samples"),
     ),
   ).action(async (o) => {
-    const model = loadSpeechModel(o.model);
     await startEngine(o.device, o.quiet);
-    const samples = makeSpeechGenerator(model).sample(o.count, o.seed, o.temperature);
+    const model = loadSpeechModel(o.model);
+    const samples = await makeSpeechGenerator(model).sample(o.count, o.seed, o.temperature);
     const digits = String(o.count).length;
     samples.forEach((s, i) => writeGenerated(join(o.out, `sample_${String(i + 1).padStart(digits, "0")}.wav`), s, formatOf(model.info), o));
   });
@@ -264,11 +264,11 @@ export function registerAudio(program: Command): void {
         .option("--out <dir>", "output folder", "speech-morph"),
     ),
   ).action(async (a: string, b: string, o) => {
+    await startEngine(o.device, o.quiet);
     const model = loadSpeechModel(o.model);
     const segA = readInput(a, model);
     const segB = readInput(b, model);
-    await startEngine(o.device, o.quiet);
-    const steps = makeSpeechGenerator(model).morph(segA, segB, o.steps);
+    const steps = await makeSpeechGenerator(model).morph(segA, segB, o.steps);
     const digits = String(o.steps).length;
     steps.forEach((s, i) => writeGenerated(join(o.out, `morph_${String(i + 1).padStart(digits, "0")}.wav`), s, formatOf(model.info), o));
   });

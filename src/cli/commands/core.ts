@@ -152,7 +152,7 @@ export function registerCore(program: Command): void {
   ).action(async (o) => {
     await startEngine(o.device, o.quiet);
     const inf = makeInference(loadModel(o.model));
-    const { x } = inf.sample(o.count, o.seed, o.temperature);
+    const { x } = await inf.sample(o.count, o.seed, o.temperature);
     writeGrid(o.out, x, inf.config.inputShape, Math.ceil(Math.sqrt(o.count)));
     process.stderr.write(`wrote ${o.out}\n`);
   });
@@ -171,7 +171,7 @@ export function registerCore(program: Command): void {
     const bundle = loadModel(o.model);
     const ds = loadEvalData(o.data, o.split, "none", 0, o.count);
     checkShape(ds, bundle);
-    writeGrid(o.out, reconstructionPairs(ds.x, makeInference(bundle).reconstruct(ds.x), ds.x.length / ds.n), ds.shape, Math.min(ds.n, 8));
+    writeGrid(o.out, reconstructionPairs(ds.x, await makeInference(bundle).reconstruct(ds.x), ds.x.length / ds.n), ds.shape, Math.min(ds.n, 8));
     process.stderr.write(`wrote ${o.out}\n`);
   });
 }

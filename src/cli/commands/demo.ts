@@ -40,14 +40,14 @@ export function registerDemo(program: Command): void {
     bar.stop();
     const trainSeconds = (performance.now() - t0) / 1000;
     const evalBar = progressBar("eval", 1, o.quiet);
-    const r = makeEvaluator(buildVae(config))(state.params, test.x, { iwaeK: o.iwaeK, seed: o.seed, onProgress: (d, t) => evalBar.fraction(d, t) });
+    const r = await makeEvaluator(buildVae(config))(state.params, test.x, { iwaeK: o.iwaeK, seed: o.seed, onProgress: (d, t) => evalBar.fraction(d, t) });
     evalBar.stop();
 
     const inf = makeInference({ config, params: state.params, extras: {} });
     const shape = config.inputShape;
-    writeGrid(join(o.out, "samples.png"), inf.sample(64, o.seed).x, shape, 8);
+    writeGrid(join(o.out, "samples.png"), (await inf.sample(64, o.seed)).x, shape, 8);
     const orig = test.x.slice(0, 32 * 784);
-    writeGrid(join(o.out, "reconstructions.png"), reconstructionPairs(orig, inf.reconstruct(orig), 784), shape, 8);
+    writeGrid(join(o.out, "reconstructions.png"), reconstructionPairs(orig, await inf.reconstruct(orig), 784), shape, 8);
 
     const h = state.history;
     const report = new Report("vaekit demo: the reference VAE on the embedded MNIST digits")

@@ -40,10 +40,10 @@ function inputOptions(o: { fit: InputOptions["fit"]; invert: boolean }): InputOp
 }
 
 /** Latent means of a dataset's first `limit` examples (default: the model's training data, test split). */
-function encodeData(inf: Inference, bundle: ModelBundle, spec: string | undefined, limit: number, split: "train" | "test" = "test") {
+async function encodeData(inf: Inference, bundle: ModelBundle, spec: string | undefined, limit: number, split: "train" | "test" = "test") {
   const ds = loadImageData(spec ?? trainingDataSpec(bundle), split, bundle.config, limit);
   if (ds.n < 2) throw new VaekitError(`${ds.name}: need at least 2 examples, got ${ds.n}`);
-  return { ds, mu: inf.encode(ds.x).mu };
+  return { ds, mu: (await inf.encode(ds.x)).mu };
 }
 
 function writeImage(path: string, x: Float32Array, shape: readonly number[]): void {
@@ -70,9 +70,9 @@ export function registerImages(program: Command): void {
     const inf = makeInference(loadModel(o.model));
     const D = inf.config.inputShape.reduce((a, b) => a * b, 1);
     const x = readModelInputs([o.from, o.to], inf.config, inputOptions(o));
-    const { mu } = inf.encode(x);
+    const { mu } = await inf.encode(x);
     const L = inf.config.latentDim;
-    const frames = inf.decode(interpolationPath(row(mu, L, 0), row(mu, L, 1), o.steps, o.slerp));
+    const frames = await inf.decode(interpolationPath(row(mu, L, 0), row(mu, L, 1), o.steps, o.slerp));
     const rowImages = o.inputs ? concat(x.subarray(0, D), frames, x.subarray(D)) : frames;
     writeGrid(o.out, rowImages, inf.config.inputShape, rowImages.length / D);
     process.stderr.write(`wrote ${o.out}\n`);
@@ -96,10 +96,10 @@ export function registerImages(program: Command): void {
     const bundle = loadModel(o.model);
     const inf = makeInference(bundle);
     const L = inf.config.latentDim;
-    const activity = latentActivity(encodeData(inf, bundle, o.data, o.limit).mu, L);
+    const activity = latentActivity((await encodeData(inf, bundle, o.data, o.limit)).mu, L);
     const units = unitsByActivity(activity).slice(0, o.rows ?? Math.min(L, 10));
-    const base = o.image ? inf.encode(readModelInput(o.image, inf.config, inputOptions(o))).mu : new Float32Array(L);
-    writeGrid(o.out, inf.decode(traversalLatents(base, units, linspace(-o.range, o.range, o.steps))), inf.config.inputShape, o.steps);
+    const base = o.image ? (await inf.encode(readModelInput(o.image, inf.config, inputOptions(o)))).mu : new Float32Array(L);
+    writeGrid(o.out, await inf.decode(traversalLatents(base, units, linspace(-o.range, o.range, o.steps))), inf.config.inputShape, o.steps);
     const rows = units.map((u) => ({ unit: u, activity: activity[u], active: activity[u] > ACTIVE_UNIT_THRESHOLD }));
     const nActive = Array.from(activity).filter((a) => a > ACTIVE_UNIT_THRESHOLD).length;
     if (o.json) process.stdout.write(JSON.stringify({ active_units: nActive, latent_dim: L, rows }) + "\n");
@@ -125,8 +125,8 @@ export function registerImages(program: Command): void {
     const bundle = loadModel(o.model);
     const inf = makeInference(bundle);
     const L = inf.config.latentDim;
-    const plane = latentPlane(L, L === 2 ? undefined : encodeData(inf, bundle, o.data, o.limit).mu);
-    writeGrid(o.out, inf.decode(manifoldLatents(plane, o.size, o.range)), inf.config.inputShape, o.size);
+    const plane = latentPlane(L, L === 2 ? undefined : (await encodeData(inf, bundle, o.data, o.limit)).mu);
+    writeGrid(o.out, await inf.decode(manifoldLatents(plane, o.size, o.range)), inf.config.inputShape, o.size);
     process.stderr.write(`wrote ${o.out}\n`);
   });
 
@@ -143,11 +143,11 @@ export function registerImages(program: Command): void {
     await startEngine(o.device, o.quiet);
     const bundle = loadModel(o.model);
     const inf = makeInference(bundle);
-    const { ds, mu } = encodeData(inf, bundle, o.data, o.limit, o.split);
+    const { ds, mu } = await encodeData(inf, bundle, o.data, o.limit, o.split);
     if (!ds.labels) throw new VaekitError(`${ds.name} has no labels (give a labelled dataset or a folder of class sub-folders)`);
     const classNames = ds.classNames ?? Array.from({ length: Math.max(...ds.labels) + 1 }, (_, k) => String(k));
     const set = computeAttributes(mu, inf.config.latentDim, ds.labels, classNames, o.data ?? trainingDataSpec(bundle));
-    const path = resaveModel(o.model, { ...bundle, extras: { ...bundle.extras, [ATTRIBUTES_KEY]: set } });
+    const path = await resaveModel(o.model, { ...bundle, extras: { ...bundle.extras, [ATTRIBUTES_KEY]: set } });
     if (o.json) process.stdout.write(JSON.stringify(set) + "\n");
     else {
       process.stdout.write(`${set.classes.length} attribute vectors from ${ds.n} examples of ${ds.name}:\n`);
@@ -177,13 +177,13 @@ export function registerImages(program: Command): void {
     const direction = attributeDirection(set, o.attribute);
     const inf = makeInference(bundle);
     const x = readModelInput(o.image, inf.config, inputOptions(o));
-    const z = inf.encode(x).mu;
-    writeImage(o.out, inf.decode(applyDirection(z, direction, o.strength)), inf.config.inputShape);
+    const z = (await inf.encode(x)).mu;
+    writeImage(o.out, await inf.decode(applyDirection(z, direction, o.strength)), inf.config.inputShape);
     if (o.grid) {
       const L = inf.config.latentDim;
       const zs = new Float32Array(o.steps * L);
       linspace(0, o.strength, o.steps).forEach((s, i) => zs.set(applyDirection(z, direction, s), i * L));
-      writeGrid(o.grid, concat(x, inf.decode(zs)), inf.config.inputShape, o.steps + 1);
+      writeGrid(o.grid, concat(x, await inf.decode(zs)), inf.config.inputShape, o.steps + 1);
       process.stderr.write(`wrote ${o.grid}\n`);
     }
   });
@@ -204,8 +204,8 @@ export function registerImages(program: Command): void {
     const inf = makeInference(loadModel(o.model));
     const L = inf.config.latentDim;
     const x = readModelInputs(terms.map((t) => t.path), inf.config, inputOptions(o));
-    const { mu } = inf.encode(x);
-    const result = inf.decode(latentSum(terms.map((t, i) => ({ sign: t.sign, z: row(mu, L, i) }))));
+    const { mu } = await inf.encode(x);
+    const result = await inf.decode(latentSum(terms.map((t, i) => ({ sign: t.sign, z: row(mu, L, i) }))));
     writeImage(o.out, result, inf.config.inputShape);
     if (o.grid) {
       writeGrid(o.grid, concat(x, result), inf.config.inputShape, terms.length + 1);

@@ -119,7 +119,7 @@ export function registerRl(program: Command): void {
       },
     });
     bar.stop();
-    attachRlExtras(o.out, { env, rolloutSteps: rollouts.n, rollouts: o.rollouts });
+    await attachRlExtras(o.out, { env, rolloutSteps: rollouts.n, rollouts: o.rollouts });
     process.stdout.write(`VAE (latent ${o.latent}, ${o.encoder}) trained on ${rollouts.n} frames; model in ${o.out}/model.safetensors\n`);
   });
 
@@ -258,7 +258,7 @@ export function registerRl(program: Command): void {
     const bar = progressBar("render", 2, o.quiet);
     const { frames, total } = await playEpisode(env, controller.spec, controller.params, features, o.seed, o.frames);
     bar.update(1);
-    const right = vae ? reconstructFrames(featuresFor({ kind: "latent", latentDim: vae.config.latentDim }, env, vae).encoder!, frames) : undefined;
+    const right = vae ? await reconstructFrames(featuresFor({ kind: "latent", latentDim: vae.config.latentDim }, env, vae).encoder!, frames) : undefined;
     ensureParent(o.out);
     renderGif(frames, o.out, o.fps, { scale: o.scale, right });
     bar.update(2);

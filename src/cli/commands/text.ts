@@ -109,10 +109,10 @@ export function registerText(program: Command): void {
     bundle.extras.data = dataOptions;
     let final = (bundle.extras.history as { validation: TextMetrics }[]).at(-1)!.validation;
     if (o.iwaeK > 0 && config.latentDim > 0) {
-      final = evaluateText(bundle.params, config, data.validation.sequences, { iwaeK: o.iwaeK, seed: o.seed });
+      final = await evaluateText(bundle.params, config, data.validation.sequences, { iwaeK: o.iwaeK, seed: o.seed });
     }
     bundle.extras.final = final;
-    saveTextModel(o.out, bundle);
+    await saveTextModel(o.out, bundle);
     process.stdout.write(JSON.stringify({ ...final, model: join(o.out, "model.safetensors") }) + "\n");
     process.stderr.write(`validation: ${fmt(final)}\nmodel in ${o.out}/model.safetensors\n`);
   });
@@ -151,7 +151,7 @@ export function registerText(program: Command): void {
     if (o.limit) sequences = sequences.slice(0, o.limit);
     if (!sequences.length) throw new VaekitError("no sentences to evaluate");
     const bar = progressBar("eval", 1, o.quiet);
-    const m = evaluateText(bundle.params, config, sequences, { iwaeK: o.iwaeK, seed: o.seed, onProgress: (d, t) => bar.fraction(d, t) });
+    const m = await evaluateText(bundle.params, config, sequences, { iwaeK: o.iwaeK, seed: o.seed, onProgress: (d, t) => bar.fraction(d, t) });
     bar.stop();
     if (o.json) process.stdout.write(JSON.stringify({ ...m, data: source }) + "\n");
     else process.stdout.write(`${source}: ${fmt(m)}\n`);
@@ -175,7 +175,7 @@ export function registerText(program: Command): void {
   ).action(async (o) => {
     await startEngine(o.device, o.quiet);
     const inf = makeTextInference(loadTextModel(o.model));
-    const { texts } = inf.sample(o.count, { ...decodeOptions(o), priorTemperature: o.priorTemperature });
+    const { texts } = await inf.sample(o.count, { ...decodeOptions(o), priorTemperature: o.priorTemperature });
     process.stdout.write(texts.join("\n") + "\n");
   });
 
@@ -191,9 +191,9 @@ export function registerText(program: Command): void {
     await startEngine(o.device, o.quiet);
     const inf = makeTextInference(loadTextModel(o.model));
     const opts = { ...decodeOptions(o), greedy: !o.sample };
-    const post = inf.encode(sentences);
+    const post = await inf.encode(sentences);
     if (post.truncated) process.stderr.write(`${post.truncated} sentence(s) cut to ${inf.config.maxTokens} tokens\n`);
-    const out = inf.decode(post.mu, opts);
+    const out = await inf.decode(post.mu, opts);
     process.stdout.write(sentences.map((s, i) => `${s}\t→\t${out[i]}`).join("\n") + "\n");
   });
 
@@ -210,7 +210,7 @@ export function registerText(program: Command): void {
   ).action(async (a: string, b: string, o) => {
     await startEngine(o.device, o.quiet);
     const inf = makeTextInference(loadTextModel(o.model));
-    const rows = inf.interpolate(a, b, o.steps, { ...decodeOptions(o), greedy: !o.sample });
+    const rows = await inf.interpolate(a, b, o.steps, { ...decodeOptions(o), greedy: !o.sample });
     process.stdout.write(rows.map((r) => `${r.t.toFixed(2)}\t${r.text}`).join("\n") + "\n");
   });
 }

@@ -3,7 +3,7 @@
  * Adam step on shuffled mini-batches with per-step keys from a seeded host Rng, validation
  * negative ELBO each epoch, and a clear stop if the loss stops being finite.
  */
-import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, tree, valueAndGrad, type AdamState, type Array } from "../../../engine/index.js";
+import { adamInit, adamUpdate, defaultAdam, jitted, keyFromWords, np, random, toHost, tree, valueAndGrad, type AdamState, type Array } from "../../../engine/index.js";
 import { Rng } from "../../../data/rng.js";
 import { VaekitError } from "../../../errors.js";
 import { buildTabularVae, type TabularParams, type TabularVaeConfig } from "./model.js";
@@ -32,12 +32,12 @@ function gather(x: Float32Array, D: number, order: Int32Array, start: number, B:
   return out;
 }
 
-export function trainTabularVae(
+export async function trainTabularVae(
   config: TabularVaeConfig,
   x: Float32Array,
   options: Partial<TabularTrainOptions> = {},
   onEpoch?: (m: TabularEpoch) => void,
-): { params: TabularParams; history: TabularEpoch[] } {
+): Promise<{ params: TabularParams; history: TabularEpoch[] }> {
   const o = { ...DEFAULT_TABULAR_TRAIN, ...options };
   const model = buildTabularVae(config);
   const D = model.inputDim;
@@ -78,7 +78,7 @@ export function trainTabularVae(
     for (let b = 0; b < batches; b++) {
       const xb = np.array(gather(x, D, order, b * B, B)).reshape([B, D]);
       const out = step(params, opt, xb, keyFromWords(rng.nextUint32(), rng.nextUint32()));
-      const loss = out.loss.dataSync()[0];
+      const loss = (await toHost(out.loss))[0];
       if (!Number.isFinite(loss)) {
         tree.dispose(out.params as never);
         tree.dispose(out.opt as never);
@@ -88,7 +88,7 @@ export function trainTabularVae(
       opt = out.opt;
       sum += loss;
     }
-    const val = nVal > 0 ? valLoss(tree.ref(params as never) as TabularParams, np.array(valX).reshape([nVal, D]), random.key(epoch)).dataSync()[0] : NaN;
+    const val = nVal > 0 ? (await toHost(valLoss(tree.ref(params as never) as TabularParams, np.array(valX).reshape([nVal, D]), random.key(epoch))))[0] : NaN;
     const m = { epoch, train_loss: sum / batches, val_neg_elbo: val };
     history.push(m);
     onEpoch?.(m);
