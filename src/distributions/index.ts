@@ -14,6 +14,13 @@ export interface Distribution {
   sample(key: Array): Array;
   /** The mean (what a decoder shows as its reconstruction). */
   mean(): Array;
+  /**
+   * Per-value deviance at x (no event sum): log p(x_j) under the same distribution with its mean
+   * (location) moved onto x_j, spread kept, minus log p(x_j). Zero at a perfect reconstruction and
+   * free of what the likelihood charges any input for its own randomness. Only likelihoods with
+   * such a location have it.
+   */
+  deviance?(x: Array): Array;
 }
 
 /** N(loc, diag(exp(logVar))) — the encoder's posterior and the Gaussian likelihood. */
@@ -45,6 +52,12 @@ export class DiagGaussian implements Distribution {
 
   mean(): Array {
     return this.loc.ref;
+  }
+
+  /** ½(x − μ)²/σ². */
+  deviance(x: Array): Array {
+    const d = x.sub(this.loc.ref);
+    return d.ref.mul(d).mul(np.exp(np.negative(this.logVar.ref))).mul(0.5);
   }
 
   /** KL(q ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), per batch element. */
@@ -106,6 +119,21 @@ export class Bernoulli implements Distribution {
   mean(): Array {
     return nn.sigmoid(this.logits.ref);
   }
+  /**
+   * KL(Bern(x) ‖ Bern(p)) = softplus(l) − x·l + x log x + (1−x) log(1−x): the cross-entropy minus
+   * the grey level's own entropy (large for textured grey images, it would otherwise dominate).
+   */
+  deviance(x: Array): Array {
+    const oneMinus = np.negative(x.ref).add(1);
+    return softplus(this.logits.ref).sub(x.ref.mul(this.logits.ref)).add(xLogX(x)).add(xLogX(oneMinus));
+  }
+}
+
+/** x·log x with 0·log 0 = 0. */
+function xLogX(x: Array): Array {
+  const pos = x.ref.greater(0);
+  const safe = np.where(pos.ref, x.ref, 1);
+  return np.where(pos, x.mul(np.log(safe)), 0);
 }
 
 export { ContinuousBernoulli, DiscretizedLogisticMixture, bitsPerDim, continuousBernoulliLogNorm, continuousBernoulliMean } from "./likelihoods.js";

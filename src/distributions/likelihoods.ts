@@ -3,6 +3,7 @@
  * Same conventions as index.ts: methods borrow the distribution's parameters, consume arguments.
  */
 import { nn, np, random, softplus, toHost, logSigmoid, type Array } from "../engine/index.js";
+import { VaekitError } from "../errors.js";
 import type { Distribution } from "./index.js";
 
 /** nats per example → bits per dimension (the unit image models report). */
@@ -127,6 +128,16 @@ export class DiscretizedLogisticMixture implements Distribution {
 
   logProb(x: Array): Array {
     return this.logProbPerValue(x).sum(-1);
+  }
+
+  /**
+   * log P(bin | loc = x, s) − log P(bin | loc, s) for a single logistic; a mixture has no one
+   * location to move, so it has no deviance.
+   */
+  deviance(x: Array): Array {
+    if (this.components !== 1) throw new VaekitError("a discretised logistic mixture has no deviance (it has no single location); use one component");
+    const centred = new DiscretizedLogisticMixture(this.logits.ref, np.expandDims(x.ref, -2), this.logScale.ref, this.bins);
+    return centred.logProbPerValue(x.ref).sub(this.logProbPerValue(x));
   }
 
   /** The mixture mean of the underlying logistics, clipped to [0,1] (a display value). */

@@ -5,7 +5,7 @@
  * - iwae-nll: −log p̂(x), the IWAE bound with k importance samples (float64 log-sum-exp on the host).
  * - recon-error: Σ of the per-value error map through the posterior mean z = μ(x): the squared
  *   error of the decoder's mean, or (measure "deviance") the likelihood's deviance there, which
- *   for a Bernoulli over grey levels is Σ KL(Bern(x_j) ‖ Bern(p_j)) (see likelihoodDeviance).
+ *   for a Bernoulli over grey levels is Σ KL(Bern(x_j) ‖ Bern(p_j)) (see Distribution.deviance).
  * - complexity: NLL in bits minus the input's compressed length in bits (Serrà et al. 2020);
  *   the compressor is supplied by the caller (PNG for images).
  * - regret: likelihood regret (Xiao et al. 2020): ELBO after optimising q(z|x) for this input
@@ -24,7 +24,7 @@ import { adamInit, adamUpdate, defaultAdam, grad, jitted, np, toHost, tree, vmap
 import { DiagGaussian } from "../../distributions/index.js";
 import { Rng } from "../../data/rng.js";
 import { VaekitError } from "../../errors.js";
-import type { LatentModel } from "./latent-model.js";
+import { NO_DEVIANCE, type LatentModel } from "./latent-model.js";
 
 export const SCORE_KINDS = ["neg-elbo", "iwae-nll", "recon-error", "complexity", "regret", "typicality"] as const;
 export type ScoreKind = (typeof SCORE_KINDS)[number];
@@ -33,7 +33,7 @@ export type ScoreKind = (typeof SCORE_KINDS)[number];
 export const REGRET_SCOPES = ["posterior", "encoder"] as const;
 export type RegretScope = (typeof REGRET_SCOPES)[number];
 
-/** How recon-error measures the reconstruction's error per value (see likelihoodDeviance). */
+/** How recon-error measures the reconstruction's error per value (see Distribution.deviance). */
 export const RECON_MEASURES = ["squared", "deviance"] as const;
 export type ReconMeasure = (typeof RECON_MEASURES)[number];
 
@@ -341,7 +341,7 @@ export function makeScorer<P>(model: LatentModel<P>, params: P, batchSize = 128)
   async function reconError(x: Float32Array, opts?: Partial<ScoreOptions>): Promise<{ scores: Float64Array; maps: Float32Array }> {
     const { reconMeasure } = full(opts);
     const fn = reconFns[reconMeasure];
-    if (!fn) throw new VaekitError("recon-error with the deviance measure needs an image model with a Bernoulli (not autoregressive), Gaussian or single discretised-logistic likelihood");
+    if (!fn) throw new VaekitError(NO_DEVIANCE);
     const n = rowsOf(x);
     const B = batchFor(n);
     const scores = new Float64Array(n);
