@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import onnxProto from "onnx-proto";
 import type { onnx as OnnxTypes } from "onnx-proto";
-import { initEngine, jitted, np, random, valueAndGrad, type Array } from "../src/engine/index.js";
+import { initEngine, jitted, np, random, relativeL2Error, valueAndGrad, type Array } from "../src/engine/index.js";
 import { compileToOnnx } from "../src/engine/onnx.js";
 import { createOnnxSession, loadOnnxRuntime } from "../src/engine/onnxRuntime.js";
 import { conv2d, convOutputSize, convTranspose2d, initConv, initConvTranspose, outputPaddingFor, type ConvGeometry } from "../src/models/conv.js";
@@ -23,15 +23,6 @@ const normals = (n: number, seed: number) => {
   const rng = new Rng(seed);
   return Float32Array.from({ length: n }, () => rng.normal());
 };
-function relL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let num = 0, den = 1e-30;
-  for (let i = 0; i < got.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType!);
 
 /**
@@ -66,7 +57,7 @@ async function compare(name: string, f: LayerFn, shapes: number[][], wantOps: st
   const got = await session.run(data);
   await session.release();
   const want = (jitted(f)(...args()) as Array[]).map(host);
-  want.forEach((w, i) => assert.ok(relL2(got[i] as Float32Array, w) < 1e-4, `${name}, output ${["y", "dx", "dw", "db"][i]}: rel. error ${relL2(got[i] as Float32Array, w)}`));
+  want.forEach((w, i) => assert.ok(relativeL2Error(got[i] as Float32Array, w) < 1e-4, `${name}, output ${["y", "dx", "dw", "db"][i]}: rel. error ${relativeL2Error(got[i] as Float32Array, w)}`));
 }
 
 // [input size, channels in, channels out, geometry]: the zoo's k4 s2 p1 (28 → 14 → 7), odd

@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { adamInit, adamUpdate, defaultAdam, initEngine, jitted, keyFromWords, np, random, tree, valueAndGrad, type Array } from "../src/engine/index.js";
+import { adamInit, adamUpdate, defaultAdam, initEngine, jitted, keyFromWords, np, random, relativeL2Error, tree, valueAndGrad, type Array } from "../src/engine/index.js";
 import { compileToOnnx, OnnxUnsupportedError } from "../src/engine/onnx.js";
 import { createOnnxSession, loadOnnxRuntime } from "../src/engine/onnxRuntime.js";
 import { createHostAdam } from "../src/engine/optimWasm.js";
@@ -44,15 +44,6 @@ const iwae = parseVaeConfig({ ...base, objective: { type: "iwae", k: 3 } });
 const gaussian = parseVaeConfig({ ...base, likelihood: { type: "gaussian", variance: "learned" }, beta: 0.5 });
 
 const host = (a: Array) => a.dataSync() as Float32Array;
-function relL2(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  assert.equal(got.length, want.length);
-  let num = 0, den = 1e-30;
-  for (let i = 0; i < got.length; i++) {
-    num += (got[i] - want[i]) ** 2;
-    den += want[i] ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 function uniforms(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   return Float32Array.from({ length: n }, () => rng.uniform());
@@ -85,9 +76,9 @@ test("the SIMD Adam kernel equals its JS fallback and the engine's adamUpdate (w
     assert.equal(simd.t, 3);
     sizes.forEach((_, i) => {
       const want = host((params as Record<string, Array>)[`p${i}`].ref);
-      assert.ok(relL2(simd.params[i], want) < 1e-6, `simd leaf ${i}: ${relL2(simd.params[i], want)}`);
-      assert.ok(relL2(js.params[i], want) < 1e-6);
-      assert.ok(relL2(simd.v[i], host((opt.v as Record<string, Array>)[`p${i}`].ref)) < 1e-5);
+      assert.ok(relativeL2Error(simd.params[i], want) < 1e-6, `simd leaf ${i}: ${relativeL2Error(simd.params[i], want)}`);
+      assert.ok(relativeL2Error(js.params[i], want) < 1e-6);
+      assert.ok(relativeL2Error(simd.v[i], host((opt.v as Record<string, Array>)[`p${i}`].ref)) < 1e-5);
     });
   }
 });
@@ -114,7 +105,7 @@ for (const [name, config] of [["MLP", mlp], ["conv", conv], ["IWAE k=3", iwae], 
     await session.release();
     const want = (jitted(f)(...args()) as Array[]).map(host);
     assert.equal(got.length, want.length);
-    want.forEach((w, i) => assert.ok(relL2(got[i] as Float32Array, w) < 1e-4, `output ${i}: rel. error ${relL2(got[i] as Float32Array, w)}`));
+    want.forEach((w, i) => assert.ok(relativeL2Error(got[i] as Float32Array, w) < 1e-4, `output ${i}: rel. error ${relativeL2Error(got[i] as Float32Array, w)}`));
   });
 }
 
@@ -143,9 +134,9 @@ test("the ONNX training step equals makeTrainStep given the same noise (2 steps)
     opt = out.opt;
   }
   const got = onnx.state();
-  assert.ok(relL2(flattenToHost(got.params, layout), flattenToHost(params, layout)) < 1e-5);
-  assert.ok(relL2(flattenToHost(got.opt.m, layout), flattenToHost(opt.m, layout)) < 1e-4);
-  assert.ok(relL2(flattenToHost(got.opt.v, layout), flattenToHost(opt.v, layout)) < 1e-4);
+  assert.ok(relativeL2Error(flattenToHost(got.params, layout), flattenToHost(params, layout)) < 1e-5);
+  assert.ok(relativeL2Error(flattenToHost(got.opt.m, layout), flattenToHost(opt.m, layout)) < 1e-4);
+  assert.ok(relativeL2Error(flattenToHost(got.opt.v, layout), flattenToHost(opt.v, layout)) < 1e-4);
   assert.equal(host(got.opt.t)[0], 2);
   await onnx.close();
 });
@@ -179,9 +170,9 @@ test("ONNX IWAE log-weights equal the engine's iwaeLogWeights for the same sampl
   const want = host(jitted((p: VaeParams, xa: Array, k: Array) => iwaeLogWeights(model, p, xa, k, c))(tree.ref(params), np.array(x).reshape([B, 36]), key));
   const leaves = (tree.leaves(params) as Array[]).map((a) => host(a.ref));
   const got = await onnx.logWeights(leaves, x, eps);
-  assert.ok(relL2(got, want) < 1e-5, `rel. error ${relL2(got, want)}`);
+  assert.ok(relativeL2Error(got, want) < 1e-5, `rel. error ${relativeL2Error(got, want)}`);
   const direct = host(jitted((p: VaeParams, xa: Array, e: Array) => logWeightsWithNoise(model, p, xa, e))(tree.ref(params), np.array(x).reshape([B, 36]), np.array(eps).reshape([c, B, 3])));
-  assert.ok(relL2(direct, want) < 1e-6);
+  assert.ok(relativeL2Error(direct, want) < 1e-6);
   await onnx.close();
 });
 

@@ -64,3 +64,15 @@ export class RunningLogMeanExp {
     return this.maxes[i] + Math.log(this.sums[i] / this.count);
   }
 }
+
+/** ‖got − want‖ / ‖want‖ over two host vectors of the same length (how results of two engines are compared). */
+export function relativeL2Error(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  if (got.length !== want.length) throw new Error(`relativeL2Error: lengths ${got.length} and ${want.length} differ`);
+  let num = 0;
+  let den = 1e-30;
+  for (let i = 0; i < got.length; i++) {
+    num += (got[i] - want[i]) ** 2;
+    den += want[i] ** 2;
+  }
+  return Math.sqrt(num / den);
+}
