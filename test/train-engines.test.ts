@@ -179,6 +179,11 @@ test("IWAE on ONNX Runtime agrees with the engine's within Monte-Carlo error (AP
   assert.equal(out.neg_elbo, jax.neg_elbo);
   // the graph's samples are seeded by --seed: the CLI reproduces the API's estimate
   assert.ok(Math.abs(out.iwae_nll - onnx.iwae_nll!) < 1e-4, `CLI onnx ${out.iwae_nll} vs API onnx ${onnx.iwae_nll}`);
+  // two ONNX Runtime threads: the same graph and noise, the same estimate (up to summation order)
+  const r2 = cli(["eval", "--model", dir, "--limit", "100", "--iwae-k", "100", "--engine", "onnx", "--workers", "2", "--json"]);
+  assert.equal(r2.status, 0, r2.stderr);
+  assert.match(r2.stderr, /IWAE on ONNX Runtime CPU, 2 threads/);
+  assert.ok(Math.abs(JSON.parse(r2.stdout).iwae_nll - onnx.iwae_nll!) < 1e-3, `2 threads ${JSON.parse(r2.stdout).iwae_nll} vs 1 thread ${onnx.iwae_nll}`);
 
   const vamp = buildVae(parseVaeConfig({ ...config, prior: { type: "vamp", components: 5 } }));
   await assert.rejects(evaluateWithEngine(vamp, vamp.init(random.key(0)), ds.x, { iwaeK: 10, engine: "onnx" }), (e: Error) => e instanceof VaekitError && /^--engine onnx cannot evaluate this model: the VampPrior .*; use --engine jax$/.test(e.message));
@@ -191,6 +196,9 @@ test("vaekit train/eval reject bad --engine and --workers values with one line a
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /^vaekit: option '--(engine|workers) /);
   }
+  const jaxWorkers = cli(["eval", "--model", "x", "--workers", "2"]);
+  assert.equal(jaxWorkers.status, 2);
+  assert.match(jaxWorkers.stderr, /^vaekit: --workers applies to --engine onnx .*\n$/);
 });
 
 test("vaekit train --engine onnx --workers N prints the engine it used", needsOrt, () => {

@@ -12,6 +12,7 @@ import { checkShape, dataHelp, loadEvalData, startEngine, withCommon, writeGrid 
 import { choiceArg, ENGINE_CHOICES, ENGINE_HELP, floatArg, intArg, sizeArg } from "../options.js";
 import { progressBar } from "../progress.js";
 import { addModelOptions, modelConfigFrom } from "../model-options.js";
+import { UsageError } from "../../errors.js";
 
 export function registerCore(program: Command): void {
   const train = withCommon(
@@ -92,8 +93,10 @@ export function registerCore(program: Command): void {
       .option("--limit <n>", "only the first n examples", intArg(1))
       .option("--seed <n>", "seed for test binarisation and sampling", intArg(0), 0)
       .option("--engine <engine>", `what computes the IWAE estimate: ${ENGINE_HELP}`, choiceArg(ENGINE_CHOICES), "jax")
+      .option("--workers <n>", "onnx: ONNX Runtime threads for the IWAE estimate", intArg(1), 1)
       .option("--json", "print one JSON object", false),
   ).action(async (o) => {
+    if (o.workers > 1 && o.engine !== "onnx") throw new UsageError("--workers applies to --engine onnx (the IWAE estimate on ONNX Runtime threads)");
     await startEngine(o.device, o.quiet);
     const bundle = loadModel(o.model);
     const mode = o.binarize ?? (bundle.config.likelihood.type === "bernoulli" ? "static" : "none");
@@ -101,13 +104,14 @@ export function registerCore(program: Command): void {
     checkShape(ds, bundle);
     const k = o.iwaeK;
     if (!o.quiet) {
-      const where = o.engine === "onnx" && k > 0 ? `IWAE on ONNX Runtime CPU, 1 thread; ELBO on ${activeDevice()}` : `on ${activeDevice()}`;
+      const where = o.engine === "onnx" && k > 0 ? `IWAE on ONNX Runtime CPU, ${o.workers} thread${o.workers > 1 ? "s" : ""}; ELBO on ${activeDevice()}` : `on ${activeDevice()}`;
       process.stderr.write(`engine: ${o.engine} (${where})\n`);
     }
     const bar = progressBar("eval", 1, o.quiet);
     const t0 = performance.now();
     const r = await evaluateWithEngine(buildVae(bundle.config), bundle.params, ds.x, {
       engine: o.engine,
+      threads: o.workers,
       iwaeK: k,
       seed: o.seed,
       onProgress: (d, t) => bar.fraction(d, t),
