@@ -651,13 +651,14 @@ function boundNotes(r: { rows: Row[]; flops_per_example: Record<ModelName, numbe
     if (p.ort_ops) {
       const total = Object.values(p.ort_ops).reduce((a, b) => a + b, 0);
       const top = Object.entries(p.ort_ops).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([op, ms]) => `${op} ${f1(ms)} ms`).join(", ");
-      const gemm = (p.ort_ops.Gemm ?? 0) + (p.ort_ops.MatMul ?? 0) + (p.ort_ops.FusedMatMul ?? 0);
-      const copies = (p.ort_ops.Pad ?? 0) + (p.ort_ops.Slice ?? 0) + (p.ort_ops.Concat ?? 0);
+      const op = (...names: string[]) => names.reduce((t, n) => t + (p.ort_ops![n] ?? 0), 0);
+      const gemm = op("Gemm", "MatMul", "FusedMatMul", "Conv", "ConvTranspose");
+      const layout = op("Transpose");
       out.push(
         `- ${row.engine} ×${row.threads} (${met}${Number.isFinite(ratio) ? `, ${ratio.toFixed(2)}×` : ""}): ${p.ort_nodes} ONNX nodes; node time ${f1(total)} ms per step (wall time of each node, so it includes waiting for the CPU on a loaded machine): ${top}. ` +
-          `GEMMs ${f1(gemm)} ms (${gemm > 0 ? (flops / (gemm * 1e6)).toFixed(1) : "–"} GFLOP/s, native MLAS kernels, AVX2/FMA); the rest is element-wise work that ONNX Runtime's CPU provider does not fuse ` +
+          `Matrix kernels (Gemm${model === "conv" ? ", Conv, ConvTranspose" : ""}) ${f1(gemm)} ms (${gemm > 0 ? (flops / (gemm * 1e6)).toFixed(1) : "–"} GFLOP/s, native MLAS kernels, AVX2/FMA); the rest is element-wise work that ONNX Runtime's CPU provider does not fuse ` +
           "(one pass over memory per op: ReLU masks and their gradients, the Bernoulli log-likelihood)" +
-          (copies > 1 ? `, and ${f1(copies)} ms of Pad/Slice/Concat copies from the patch-extraction convolutions (conv.ts's formulation, built for the wasm engine; native Conv/ConvTranspose nodes would avoid them)` : "") +
+          (model === "conv" && layout > 1 ? `, and ${f1(layout)} ms of Transpose copies between the model's NHWC activations and the NCHW layout of ONNX convolutions` : "") +
           ". Adam runs outside the graph as one SIMD pass over the parameters (optimWasm.ts).",
       );
     }
