@@ -15,6 +15,7 @@ import { PNG } from "pngjs";
 import { loadDataset } from "../src/data/load.js";
 import { encodeIdx } from "../src/data/idx.js";
 import { METRICS_FILE } from "../src/train/run.js";
+import { loadOnnxRuntime } from "../src/engine/onnxRuntime.js";
 
 const SWIFTSHADER = "/usr/lib/chromium/vk_swiftshader_icd.json";
 // a machine with its own Vulkan driver keeps it; elsewhere the emulated GPU stands in
@@ -104,6 +105,16 @@ test("a conv model (patch-extraction convolutions) trains on WebGPU like on wasm
   ok(cli(trainArgs(join(tmp, "conv-webgpu"), "webgpu", conv)));
   const [a, b] = [metrics(join(tmp, "conv-webgpu"))[0], metrics(join(tmp, "conv-wasm"))[0]];
   for (const k of ["train_loss", "val_neg_elbo", "val_kl"]) close(a[k], b[k], 1e-3, `conv ${k}`);
+});
+
+test("the CPU engines refuse --device webgpu in one line; with auto they run beside wasm", skip, async () => {
+  const refused = cli(["eval", "--model", wasmDir, "--data", images, "--device", "webgpu", "--engine", "onnx", "--iwae-k", "5", "--limit", "8", "--quiet"]);
+  assert.equal(refused.status, 1);
+  assert.equal(refused.stderr, "vaekit: --engine onnx runs on ONNX Runtime's CPU kernels beside the wasm device; use --device wasm (or auto) with it\n");
+  if (!(await loadOnnxRuntime())) return; // optional dependency
+  const auto = cli(["eval", "--model", wasmDir, "--data", images, "--device", "auto", "--engine", "onnx", "--iwae-k", "5", "--limit", "8", "--json", "--quiet"]);
+  assert.equal(auto.status, 0, auto.stderr);
+  assert.equal(JSON.parse(auto.stdout).n, 8);
 });
 
 test("--device auto passes over an emulated GPU and says so", skip, () => {

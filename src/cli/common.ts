@@ -13,6 +13,11 @@ export function deviceOption(): Option {
   return new Option("--device <device>", `compute device: ${DEVICE_CHOICES.join("|")}`).default("wasm").argParser(choiceArg(DEVICE_CHOICES));
 }
 
+/** The device to start for a command: `auto` is wasm for the CPU engines (onnx, wasm worker threads), which run beside it. */
+export function deviceFor(o: { device: DeviceChoice; engine?: string; workers?: number }): DeviceChoice {
+  return o.device === "auto" && (o.engine === "onnx" || (o.workers ?? 1) > 1) ? "wasm" : o.device;
+}
+
 export async function startEngine(device: DeviceChoice, quiet = false): Promise<void> {
   await initEngine(device);
   if (!quiet && device !== "wasm") process.stderr.write(`device: ${deviceSummary()}\n`);

@@ -11,6 +11,12 @@ export type Binarize = z.infer<typeof Binarize>;
 export const TrainEngine = z.enum(["jax", "onnx"]);
 export type TrainEngine = z.infer<typeof TrainEngine>;
 
+/**
+ * The onnx engine's graphs run on the CPU and trade host arrays with the engine, which must then be
+ * on the wasm device (WebGPU has no synchronous readback in Node, and a GPU gains nothing here).
+ */
+export const ONNX_NEEDS_WASM = "--engine onnx runs on ONNX Runtime's CPU kernels beside the wasm device; use --device wasm (or auto) with it";
+
 /** Everything that decides a training run besides the model; stored in every checkpoint. */
 export const TrainConfig = z.object({
   epochs: z.number().int().positive(),

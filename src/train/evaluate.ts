@@ -3,13 +3,14 @@
  * IWAE estimate of −log p(x) with k importance samples, chunked over k so k = 5000 fits in memory.
  * Sums are taken on the host in float64 (float32 sums drift over 10⁴–10⁷ terms).
  */
-import { jitted, np, random, RunningLogMeanExp, toHost, toHostAll, tree, type Array } from "../engine/index.js";
+import { activeDevice, jitted, np, random, RunningLogMeanExp, toHost, toHostAll, tree, type Array } from "../engine/index.js";
 import { elboTerms, iwaeLogWeights } from "../objectives/elbo.js";
 import type { Vae, VaeParams } from "../models/vae.js";
 import { inputSize } from "../models/config.js";
 import { bitsPerDim } from "../distributions/likelihoods.js";
 import { VaekitError } from "../errors.js";
 import { plainLatentProblem } from "./parallelShard.js";
+import { ONNX_NEEDS_WASM } from "./config.js";
 import type * as OnnxEvalModule from "./onnxEval.js";
 
 export interface EvalOptions {
@@ -142,6 +143,7 @@ export async function evaluateWithEngine(model: Vae, params: VaeParams, x: Float
   const { engine = "jax", threads = 1, ...rest } = opts;
   const k = rest.iwaeK ?? 0;
   if (engine === "jax" || k === 0) return makeEvaluator(model)(params, x, rest);
+  if (activeDevice() !== "wasm") throw new VaekitError(ONNX_NEEDS_WASM);
   const problem = plainLatentProblem(model.config);
   if (problem) throw new VaekitError(`--engine onnx cannot evaluate this model: ${problem}; use --engine jax`);
   const mod = await nodeOnly<typeof OnnxEvalModule>("./onnxEval.js");

@@ -17,7 +17,7 @@ import { klWeightAt } from "../objectives/schedules.js";
 import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
 import { inputSize, objectiveOf, type VaeConfig } from "../models/config.js";
 import { makeEvaluator } from "./evaluate.js";
-import type { TrainConfig, TrainEngine } from "./config.js";
+import { ONNX_NEEDS_WASM, type TrainConfig, type TrainEngine } from "./config.js";
 import { shardingProblem } from "./parallelShard.js";
 import { VaekitError } from "../errors.js";
 import type * as OnnxStepModule from "./onnxStep.js";
@@ -212,6 +212,7 @@ async function makeDriver(model: Vae, tc: TrainConfig, B: number, D: number): Pr
   if (tc.engine === "jax" && tc.workers === 1) return jaxDriver(model, tc, B, D);
   const problem = shardingProblem(model.config);
   if (tc.engine === "onnx") {
+    if (activeDevice() !== "wasm") throw new VaekitError(ONNX_NEEDS_WASM);
     if (problem) throw new VaekitError(`--engine onnx cannot train this model: ${problem}; use --engine jax --workers 1`);
     return onnxDriver(model, tc);
   }

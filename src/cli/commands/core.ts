@@ -8,7 +8,7 @@ import { buildVae } from "../../models/vae.js";
 import { evaluateWithEngine } from "../../train/evaluate.js";
 import { TrainConfig } from "../../train/config.js";
 import { runTraining } from "../../train/run.js";
-import { checkShape, dataHelp, loadEvalData, startEngine, withCommon, writeGrid } from "../common.js";
+import { checkShape, dataHelp, deviceFor, loadEvalData, startEngine, withCommon, writeGrid } from "../common.js";
 import { choiceArg, ENGINE_CHOICES, ENGINE_HELP, floatArg, intArg, sizeArg } from "../options.js";
 import { progressBar } from "../progress.js";
 import { addModelOptions, modelConfigFrom } from "../model-options.js";
@@ -35,7 +35,7 @@ export function registerCore(program: Command): void {
       .option("--resume", "continue the run in --out from its last checkpoint", false),
   );
   train.action(async (o) => {
-    await startEngine(o.device, o.quiet);
+    await startEngine(deviceFor(o), o.quiet);
     const data = loadDataset(o.data, "train");
     const config = modelConfigFrom(o, (name) => train.getOptionValueSource(name) === "cli", data.shape as [number, number, number]);
     const binarize = o.binarize ?? (config.likelihood.type === "bernoulli" ? "dynamic" : "none");
@@ -97,7 +97,7 @@ export function registerCore(program: Command): void {
       .option("--json", "print one JSON object", false),
   ).action(async (o) => {
     if (o.workers > 1 && o.engine !== "onnx") throw new UsageError("--workers applies to --engine onnx (the IWAE estimate on ONNX Runtime threads)");
-    await startEngine(o.device, o.quiet);
+    await startEngine(deviceFor(o), o.quiet);
     const bundle = loadModel(o.model);
     const mode = o.binarize ?? (bundle.config.likelihood.type === "bernoulli" ? "static" : "none");
     const ds = loadEvalData(o.data, o.split, mode, o.seed, o.limit);
