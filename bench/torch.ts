@@ -14,7 +14,7 @@ export const TORCH_SCRIPT = [
 ].find((p) => existsSync(p)) ?? fileURLToPath(new URL("../../bench/torch_reference.py", import.meta.url));
 
 export type TorchProbe =
-  | { ok: true; python: string; torchVersion: string; blas: string }
+  | { ok: true; python: string; torchVersion: string; blas: string; cuda: boolean }
   | { ok: false; python: string; reason: string };
 
 /** The Debian system Python (where python3-torch installs) if present, else python3 on PATH. */
@@ -41,7 +41,7 @@ export function probeTorch(python = defaultPython()): TorchProbe {
     "torch.ones(8, 8) @ torch.ones(8, 8)\n" +
     "maps = open('/proc/self/maps').read().split() if os.path.exists('/proc/self/maps') else []\n" +
     "libs = [os.path.basename(p) for p in maps if 'openblas' in os.path.basename(p)] + [os.path.basename(p) for p in maps if os.path.basename(p).startswith('libblas')]\n" +
-    "print(torch.__version__, libs[0] if libs else 'unknown')";
+    "print(torch.__version__, libs[0] if libs else 'unknown', torch.cuda.is_available())";
   const r = spawnSync(python, ["-c", code], { env: torchEnv(), encoding: "utf8", timeout: 120_000 });
   if (r.error) {
     const why = (r.error as NodeJS.ErrnoException).code === "ENOENT" ? `${python} not found` : r.error.message;
@@ -51,8 +51,8 @@ export function probeTorch(python = defaultPython()): TorchProbe {
     const last = r.stderr.trim().split("\n").pop() || `exit code ${r.status}`;
     return { ok: false, python, reason: `${python} cannot import torch (${last}); install Debian's python3-torch` };
   }
-  const [torchVersion, blas = "unknown"] = r.stdout.trim().split(/\s+/);
-  return { ok: true, python, torchVersion, blas };
+  const [torchVersion, blas = "unknown", cuda = "False"] = r.stdout.trim().split(/\s+/);
+  return { ok: true, python, torchVersion, blas, cuda: cuda === "True" };
 }
 
 /**

@@ -265,9 +265,12 @@ def cmd_export_init(args):
 
 def cmd_step_time(args):
     torch.manual_seed(args.seed)
-    model = (ConvVAE if args.model == "conv" else VAE)(args.latent)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        fail("--device cuda: this torch has no CUDA device")
+    device = torch.device(args.device)
+    model = (ConvVAE if args.model == "conv" else VAE)(args.latent).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.bernoulli(torch.full((args.batch_size, PIXELS), 0.5))
+    x = torch.bernoulli(torch.full((args.batch_size, PIXELS), 0.5, device=device))
     for _ in range(args.warmup):
         train_step(model, opt, x)
     # a fixed step count, or (--seconds) as many steps as fit in that time, at least 3
@@ -282,9 +285,12 @@ def cmd_step_time(args):
     cpu_ms = 1000 * (time.process_time() - cpu_started) / steps  # user + system, this process
     import resource  # peak resident set of this process (Linux reports KiB)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"ms_per_step": ms, "batch_size": args.batch_size, "steps": steps,
-            "latent": args.latent, "model": args.model, "cpu_ms_per_step": cpu_ms,
-            "peak_rss_mib": peak_mib}
+    result = {"ms_per_step": ms, "batch_size": args.batch_size, "steps": steps,
+              "latent": args.latent, "model": args.model, "cpu_ms_per_step": cpu_ms,
+              "peak_rss_mib": peak_mib, "device": args.device}
+    if args.device == "cuda":  # train_step's loss.item() waits for the GPU, so the clock is honest
+        result.update(gpu=torch.cuda.get_device_name(), peak_gpu_mib=torch.cuda.max_memory_allocated() / 2**20)
+    return result
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -327,6 +333,7 @@ def main():
     p.add_argument("--warmup", type=int, default=10)
     p.add_argument("--seconds", type=float, default=0, help="time budget instead of --steps")
     p.add_argument("--model", choices=["mlp", "conv"], default="mlp")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.set_defaults(run=cmd_step_time)
 
     args = parser.parse_args()
