@@ -349,7 +349,13 @@ async function drawEdit(): Promise<void> {
 
 function on(id: string, event: string, f: (e: Event) => unknown): void {
   $(id).addEventListener(event, (e) => {
-    if (session) Promise.resolve().then(() => f(e)).catch(reportError);
+    if (!session) return;
+    try {
+      // called at once (event semantics such as pointer capture); async handlers report later
+      void Promise.resolve(f(e)).catch(reportError);
+    } catch (err) {
+      reportError(err);
+    }
   });
 }
 
