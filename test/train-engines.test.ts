@@ -189,6 +189,12 @@ test("IWAE on ONNX Runtime agrees with the engine's within Monte-Carlo error (AP
   await assert.rejects(evaluateWithEngine(vamp, vamp.init(random.key(0)), ds.x, { iwaeK: 10, engine: "onnx" }), (e: Error) => e instanceof VaekitError && /^--engine onnx cannot evaluate this model: the VampPrior .*; use --engine jax$/.test(e.message));
 });
 
+test("a batch too large for the wasm device's 4 GiB ends in one line that names the way out", () => {
+  const r = cli(["train", "--arch", "conv", "--channels", "64,128", "--batch-size", "7000", "--epochs", "1", "--out", join(tmp(), "run"), "--quiet"]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, "vaekit: the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size, or --engine onnx where the command has it\n");
+});
+
 test("vaekit train/eval reject bad --engine and --workers values with one line and exit code 2", () => {
   for (const args of [["train", "--engine", "torch"], ["train", "--workers", "0"], ["train", "--workers", "1.5"], ["eval", "--model", "x", "--engine", "gpu"]]) {
     const r = cli(args);

@@ -2,6 +2,7 @@
 /** The `vaekit` command. User errors print one line; bad flags exit with code 2. */
 import { Command, CommanderError } from "commander";
 import { VaekitError } from "../errors.js";
+import { engineLimitMessage } from "../engine/index.js";
 import { registerCore } from "./commands/core.js";
 import { registerDemo } from "./commands/demo.js";
 import { registerAudio } from "./commands/audio.js";
@@ -36,6 +37,11 @@ try {
   if (e instanceof VaekitError) {
     process.stderr.write(`vaekit: ${e.message}\n`);
     process.exit(e.exitCode);
+  }
+  const limit = engineLimitMessage(e);
+  if (limit) {
+    process.stderr.write(`vaekit: ${limit}\n`);
+    process.exit(1);
   }
   const err = e as Error;
   process.stderr.write(`vaekit: internal error: ${err?.message ?? err}${process.env.VAEKIT_DEBUG ? "\n" + err?.stack : " (set VAEKIT_DEBUG=1 for details)"}\n`);

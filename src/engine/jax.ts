@@ -46,3 +46,15 @@ export async function toHost(a: JArray): Promise<Float32Array> {
 export async function toHostAll(arrays: JArray[]): Promise<Float32Array[]> {
   return Promise.all(arrays.map(toHost));
 }
+
+/**
+ * A one-line explanation, with the way out, of an engine failure a user can cause (null for
+ * others, which are bugs). The wasm device addresses 4 GiB: one array beyond that fails to allocate.
+ */
+export function engineLimitMessage(e: unknown): string | null {
+  const message = e instanceof Error ? e.message : String(e);
+  if (/memory32 limit|Allocation exceeds/i.test(message)) {
+    return "the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size, or --engine onnx where the command has it";
+  }
+  return null;
+}
