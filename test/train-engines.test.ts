@@ -105,6 +105,14 @@ test("data-parallel workers train like the single-threaded jax step (same random
   par.history.forEach((h, i) => assert.ok(rel(h.val_neg_elbo, jaxRun.history[i].val_neg_elbo) < 1e-3));
 });
 
+test("--micro-batch computes the same steps as the whole batch, a chunk at a time", async () => {
+  const micro = await train({ microBatch: 16 }); // batch 50 → 4 chunks of 12–13 rows
+  assert.equal(micro.info.summary, "jax on wasm, gradients over 4 micro-batches of ≤ 13");
+  micro.losses.forEach((l, i) => assert.ok(rel(l, jaxRun.losses[i]) < 1e-4, `step ${i + 1}: ${l} vs ${jaxRun.losses[i]}`));
+  micro.history.forEach((h, i) => assert.ok(rel(h.val_neg_elbo, jaxRun.history[i].val_neg_elbo) < 1e-4));
+  await assert.rejects(train({ microBatch: 16, workers: 2 }), /--micro-batch splits the jax engine's step on one thread/);
+});
+
 test("a run resumed mid-way on the onnx engine continues exactly as the uninterrupted run", needsOrt, async () => {
   const small = subset(digits, Int32Array.from({ length: 500 }, (_, i) => i));
   const run = (outDir: string, epochs: number, resume = false, engine: "jax" | "onnx" = "onnx") =>
@@ -130,7 +138,7 @@ test("a run resumed mid-way on the onnx engine continues exactly as the uninterr
   const saved = loadModel(jaxDir).extras as { training: { train: TrainConfig } };
   assert.equal(saved.training.train.engine, "jax");
   // other settings still may not change
-  await assert.rejects(runTraining({ config, train: tcFor({ epochs: 3, engine: "onnx", lr: 1e-3 }), data: small, validation: 100, outDir: dir, resume: true }), /only --epochs, --engine and --workers may change/);
+  await assert.rejects(runTraining({ config, train: tcFor({ epochs: 3, engine: "onnx", lr: 1e-3 }), data: small, validation: 100, outDir: dir, resume: true }), /only --epochs, --engine, --workers and --micro-batch may change/);
 });
 
 test("models the fast paths cannot train fail with one line that names the way out", async () => {
@@ -192,7 +200,7 @@ test("IWAE on ONNX Runtime agrees with the engine's within Monte-Carlo error (AP
 test("a batch too large for the wasm device's 4 GiB ends in one line that names the way out", () => {
   const r = cli(["train", "--arch", "conv", "--channels", "64,128", "--batch-size", "7000", "--epochs", "1", "--out", join(tmp(), "run"), "--quiet"]);
   assert.equal(r.status, 1, r.stderr);
-  assert.equal(r.stderr, "vaekit: the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size, or --engine onnx where the command has it\n");
+  assert.equal(r.stderr, "vaekit: the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size or (train) --micro-batch, or --engine onnx where the command has it\n");
 });
 
 test("vaekit train/eval reject bad --engine and --workers values with one line and exit code 2", () => {

@@ -54,7 +54,7 @@ export async function toHostAll(arrays: JArray[]): Promise<Float32Array[]> {
 export function engineLimitMessage(e: unknown): string | null {
   const message = e instanceof Error ? e.message : String(e);
   if (/memory32 limit|Allocation exceeds/i.test(message)) {
-    return "the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size, or --engine onnx where the command has it";
+    return "the wasm device ran out of memory (an array would exceed its 4 GiB address space): use a smaller --batch-size or (train) --micro-batch, or --engine onnx where the command has it";
   }
   return null;
 }

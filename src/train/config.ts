@@ -31,5 +31,10 @@ export const TrainConfig = z.object({
   engine: TrainEngine.default("jax"),
   /** jax: data-parallel worker threads (1 = the main thread); onnx: ONNX Runtime threads. */
   workers: z.number().int().positive().default(1),
+  /**
+   * jax on one thread: compute each batch's gradient in chunks of this many rows, one after
+   * another, and add them up: the same step in less memory (0 = the whole batch at once).
+   */
+  microBatch: z.number().int().nonnegative().default(0),
 });
 export type TrainConfig = z.infer<typeof TrainConfig>;

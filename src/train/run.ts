@@ -78,11 +78,11 @@ function loadCheckpoint(dir: string, config: VaeConfig, tc: TrainConfig): TrainS
     throw new VaekitError(`--resume: ${path} was trained with a different model config; use the same flags or a new --out`);
   }
   const savedTc = TrainConfig.parse(JSON.parse(metadata.train));
-  // the engine and its workers change how steps are computed, not what is trained: they may change
-  const { epochs: _a, engine: _c, workers: _d, ...restSaved } = savedTc;
-  const { epochs: _b, engine: _e, workers: _f, ...restNow } = tc;
+  // the engine, its workers and micro-batches change how steps are computed, not what is trained: they may change
+  const { epochs: _a, engine: _c, workers: _d, microBatch: _g, ...restSaved } = savedTc;
+  const { epochs: _b, engine: _e, workers: _f, microBatch: _h, ...restNow } = tc;
   if (JSON.stringify(restSaved) !== JSON.stringify(restNow)) {
-    throw new VaekitError(`--resume: ${path} used different training settings (${JSON.stringify(restSaved)}); only --epochs, --engine and --workers may change`);
+    throw new VaekitError(`--resume: ${path} used different training settings (${JSON.stringify(restSaved)}); only --epochs, --engine, --workers and --micro-batch may change`);
   }
   const params = fromStateDict(config, unprefixed("params.", tensors), path);
   const m = fromStateDict(config, unprefixed("adam_m.", tensors), path);

@@ -18,7 +18,7 @@ import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
 import { inputSize, objectiveOf, type VaeConfig } from "../models/config.js";
 import { makeEvaluator } from "./evaluate.js";
 import { ONNX_NEEDS_WASM, type TrainConfig, type TrainEngine } from "./config.js";
-import { shardingProblem } from "./parallelShard.js";
+import { flatLayout, makeFlatAdamFn, makeShardGradFn, SHARD_STATS, shardingProblem, shardRange } from "./parallelShard.js";
 import { VaekitError } from "../errors.js";
 import type * as OnnxStepModule from "./onnxStep.js";
 import type * as ParallelModule from "./parallel.js";
@@ -150,6 +150,50 @@ function jaxDriver(model: Vae, tc: TrainConfig, B: number, D: number): StepDrive
   };
 }
 
+/**
+ * Gradient accumulation on the main thread: the batch's gradient in chunks of tc.microBatch rows
+ * (makeShardGradFn, the data-parallel shards run one after another), summed, then one Adam update.
+ * The same step as jaxDriver's up to float32 summation order, with a chunk's activations in memory.
+ */
+function microBatchDriver(model: Vae, tc: TrainConfig, B: number, D: number): StepDriver {
+  const chunks = Math.ceil(B / tc.microBatch);
+  const parts: { lo: number; hi: number; grad: ReturnType<typeof makeShardGradFn> }[] = [];
+  for (let i = 0; i < chunks; i++) {
+    const [lo, hi] = shardRange(B, chunks, i);
+    parts.push({ lo, hi, grad: makeShardGradFn(model, tc, B, lo, hi) });
+  }
+  const device = activeDevice();
+  let state: TrainState;
+  let size = 0;
+  let adamFn: ReturnType<typeof makeFlatAdamFn>;
+  return {
+    info: { engine: "jax", device, workers: 1, summary: `jax on ${device}, gradients over ${chunks} micro-batches of ≤ ${Math.ceil(B / chunks)}` },
+    async begin(s) {
+      state = s;
+      const layout = flatLayout(s.params);
+      size = layout.size;
+      adamFn ??= makeFlatAdamFn(layout, tc);
+    },
+    async step(x, keyRng, klWeight) {
+      const [k0, k1] = [keyRng.nextUint32(), keyRng.nextUint32()];
+      let sum: Array | null = null;
+      for (const { lo, hi, grad } of parts) {
+        const g = grad(tree.ref(state.params), np.array(x.subarray(lo * D, hi * D)).reshape([hi - lo, D]), keyFromWords(k0, k1), scalar(klWeight));
+        await toHost(g.ref.slice([size, size + 1])); // run this chunk before queueing the next: one chunk's memory at a time
+        sum = sum === null ? g : sum.add(g);
+      }
+      const stats = sum!.ref.slice([size, size + SHARD_STATS]);
+      const out = adamFn(state.params, state.opt, sum!);
+      state.params = out.params;
+      state.opt = out.opt;
+      const [loss, recon, kl] = await toHost(stats);
+      return { loss, recon: recon / B, kl: kl / B };
+    },
+    async end() {},
+    async close() {},
+  };
+}
+
 async function parallelDriver(config: VaeConfig, tc: TrainConfig): Promise<StepDriver> {
   const workers = tc.workers;
   if (activeDevice() !== "wasm") {
@@ -209,8 +253,13 @@ async function onnxDriver(model: Vae, tc: TrainConfig): Promise<StepDriver> {
  * runtime cannot use it and what to use instead.
  */
 async function makeDriver(model: Vae, tc: TrainConfig, B: number, D: number): Promise<StepDriver> {
-  if (tc.engine === "jax" && tc.workers === 1) return jaxDriver(model, tc, B, D);
   const problem = shardingProblem(model.config);
+  if (tc.microBatch > 0 && tc.microBatch < B) {
+    if (tc.engine !== "jax" || tc.workers !== 1) throw new VaekitError("--micro-batch splits the jax engine's step on one thread; use it with --engine jax --workers 1");
+    if (problem) throw new VaekitError(`--micro-batch cannot split this model's loss: ${problem}; use a smaller --batch-size`);
+    return microBatchDriver(model, tc, B, D);
+  }
+  if (tc.engine === "jax" && tc.workers === 1) return jaxDriver(model, tc, B, D);
   if (tc.engine === "onnx") {
     if (activeDevice() !== "wasm") throw new VaekitError(ONNX_NEEDS_WASM);
     if (problem) throw new VaekitError(`--engine onnx cannot train this model: ${problem}; use --engine jax --workers 1`);

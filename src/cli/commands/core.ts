@@ -30,6 +30,7 @@ export function registerCore(program: Command): void {
       .option("--seed <n>", "random seed", intArg(0), 0)
       .option("--engine <engine>", `what runs the training step: ${ENGINE_HELP}`, choiceArg(ENGINE_CHOICES), "jax")
       .option("--workers <n>", "jax: data-parallel worker threads (wasm); onnx: ONNX Runtime threads", intArg(1), 1)
+      .option("--micro-batch <n>", "jax, one thread: compute each batch's gradient in chunks of n rows (the same step in less memory)", intArg(1))
       .option("--validation <size>", "validation examples held out of the training split (count or fraction)", sizeArg, 0.1)
       .option("--out <dir>", "output directory", "runs/train")
       .option("--resume", "continue the run in --out from its last checkpoint", false),
@@ -48,6 +49,7 @@ export function registerCore(program: Command): void {
       clipNorm: o.clipNorm,
       engine: o.engine,
       workers: o.workers,
+      microBatch: o.microBatch ?? 0,
     });
     const nVal = o.validation < 1 ? Math.round(data.n * o.validation) : o.validation;
     const batches = Math.floor((data.n - nVal) / tc.batchSize);
