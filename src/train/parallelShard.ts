@@ -117,29 +117,43 @@ export function shardLoss(model: Vae, params: VaeParams, x: Array, eps: Array, k
   return [loss, { recon: recon.sum(), kl: kl.sum() }];
 }
 
+/** makeTrainStep's random numbers for a batch from its key: binarisation noise u [batch, D] (dynamic binarisation only) and ε. */
+export function batchNoise(config: VaeConfig, tc: TrainConfig, batch: number, key: Array): { u: Array | null; eps: Array } {
+  const [kBin, kLoss] = np.unstack(random.split(key, 2));
+  const u = tc.binarize === "dynamic" ? random.uniform(kBin, [batch, inputSize(config)]) : (kBin.dispose(), null);
+  return { u, eps: random.normal(kLoss, noiseShape(config, batch)) };
+}
+
+/** Rows [lo, hi) of a batch's noise (consumed) for the shard's inputs xShard (consumed): binarised inputs and their ε. */
+export function shardRows(noise: { u: Array | null; eps: Array }, xShard: Array, lo: number, hi: number): { xb: Array; eps: Array } {
+  const xb = noise.u ? noise.u.slice([lo, hi]).less(xShard).astype(np.float32) : xShard;
+  const eps = noise.eps.ndim === 2 ? noise.eps.slice([lo, hi]) : noise.eps.slice([], [lo, hi]);
+  return { xb, eps };
+}
+
+/**
+ * The gradient of shardLoss for binarised rows xb and their ε (all consumed; params borrowed) as
+ * one vector [layout.size + 3]: the flattened gradient, then Σloss/B, Σrecon, Σkl. One vector
+ * means one device→host read per step.
+ */
+export function shardGradient(model: Vae, params: VaeParams, xb: Array, eps: Array, klWeight: Array, batch: number): Array {
+  const lossFn = (p: VaeParams) => shardLoss(model, p, xb, eps, klWeight, batch);
+  const [[loss, aux], grads] = valueAndGrad(lossFn, { hasAux: true })(params);
+  const flat = (tree.leaves(grads) as Array[]).map((g) => g.reshape([-1]));
+  return np.concatenate([...flat, np.stack([loss, aux.recon, aux.kl])]);
+}
+
 /**
  * The jitted gradient of one shard: (params borrowed via tree.ref, xShard [hi−lo, D], key,
- * klWeight scalar; all consumed) → one vector [layout.size + 3]: the flattened gradient, then
- * Σloss/B, Σrecon, Σkl. One vector means one device→host read per step. The random numbers are
+ * klWeight scalar; all consumed) → shardGradient's vector. The random numbers are
  * makeTrainStep's for the same key: the full batch's noise is drawn and rows [lo, hi) kept.
  */
 export function makeShardGradFn(model: Vae, tc: TrainConfig, batch: number, lo: number, hi: number) {
   const problem = shardingProblem(model.config);
   if (problem) throw new VaekitError(`data-parallel training is not possible for this model: ${problem}`);
-  const D = inputSize(model.config);
-  const shape = noiseShape(model.config, batch);
-  const rowAxis = shape.length - 2;
   return jitted((params: VaeParams, xShard: Array, key: Array, klWeight: Array): Array => {
-    const [kBin, kLoss] = np.unstack(random.split(key, 2));
-    const xb =
-      tc.binarize === "dynamic"
-        ? random.uniform(kBin, [batch, D]).slice([lo, hi]).less(xShard).astype(np.float32)
-        : (kBin.dispose(), xShard);
-    const eps = rowAxis === 0 ? random.normal(kLoss, shape).slice([lo, hi]) : random.normal(kLoss, shape).slice([], [lo, hi]);
-    const lossFn = (p: VaeParams) => shardLoss(model, p, xb, eps, klWeight, batch);
-    const [[loss, aux], grads] = valueAndGrad(lossFn, { hasAux: true })(params);
-    const flat = (tree.leaves(grads) as Array[]).map((g) => g.reshape([-1]));
-    return np.concatenate([...flat, np.stack([loss, aux.recon, aux.kl])]);
+    const { xb, eps } = shardRows(batchNoise(model.config, tc, batch, key), xShard, lo, hi);
+    return shardGradient(model, params, xb, eps, klWeight, batch);
   });
 }
 

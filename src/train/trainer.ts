@@ -18,7 +18,7 @@ import { buildVae, type Vae, type VaeParams } from "../models/vae.js";
 import { inputSize, objectiveOf, type VaeConfig } from "../models/config.js";
 import { makeEvaluator } from "./evaluate.js";
 import { ONNX_NEEDS_WASM, type TrainConfig, type TrainEngine } from "./config.js";
-import { flatLayout, makeFlatAdamFn, makeShardGradFn, SHARD_STATS, shardingProblem, shardRange } from "./parallelShard.js";
+import { batchNoise, flatLayout, makeFlatAdamFn, SHARD_STATS, shardGradient, shardingProblem, shardRange, shardRows } from "./parallelShard.js";
 import { VaekitError } from "../errors.js";
 import type * as OnnxStepModule from "./onnxStep.js";
 import type * as ParallelModule from "./parallel.js";
@@ -151,17 +151,18 @@ function jaxDriver(model: Vae, tc: TrainConfig, B: number, D: number): StepDrive
 }
 
 /**
- * Gradient accumulation on the main thread: the batch's gradient in chunks of tc.microBatch rows
- * (makeShardGradFn, the data-parallel shards run one after another), summed, then one Adam update.
- * The same step as jaxDriver's up to float32 summation order, with a chunk's activations in memory.
+ * Gradient accumulation on the main thread: the batch's noise drawn once (makeTrainStep's random
+ * numbers), then shardGradient over chunks of ≤ tc.microBatch rows one after another, summed, and
+ * one Adam update. The same step as jaxDriver's up to float32 summation order, with one chunk's
+ * activations in memory; chunk sizes differ by at most one row, so the gradient compiles at most twice.
  */
 function microBatchDriver(model: Vae, tc: TrainConfig, B: number, D: number): StepDriver {
   const chunks = Math.ceil(B / tc.microBatch);
-  const parts: { lo: number; hi: number; grad: ReturnType<typeof makeShardGradFn> }[] = [];
-  for (let i = 0; i < chunks; i++) {
-    const [lo, hi] = shardRange(B, chunks, i);
-    parts.push({ lo, hi, grad: makeShardGradFn(model, tc, B, lo, hi) });
-  }
+  const noiseFn = jitted((key: Array) => {
+    const { u, eps } = batchNoise(model.config, tc, B, key);
+    return u ? [eps, u] : [eps];
+  });
+  const gradFn = jitted((p: VaeParams, xb: Array, eps: Array, klWeight: Array) => shardGradient(model, p, xb, eps, klWeight, B));
   const device = activeDevice();
   let state: TrainState;
   let size = 0;
@@ -175,13 +176,17 @@ function microBatchDriver(model: Vae, tc: TrainConfig, B: number, D: number): St
       adamFn ??= makeFlatAdamFn(layout, tc);
     },
     async step(x, keyRng, klWeight) {
-      const [k0, k1] = [keyRng.nextUint32(), keyRng.nextUint32()];
+      const [eps, u = null] = noiseFn(keyFromWords(keyRng.nextUint32(), keyRng.nextUint32())) as Array[];
       let sum: Array | null = null;
-      for (const { lo, hi, grad } of parts) {
-        const g = grad(tree.ref(state.params), np.array(x.subarray(lo * D, hi * D)).reshape([hi - lo, D]), keyFromWords(k0, k1), scalar(klWeight));
+      for (let i = 0; i < chunks; i++) {
+        const [lo, hi] = shardRange(B, chunks, i);
+        const rows = shardRows({ u: u?.ref ?? null, eps: eps.ref }, np.array(x.subarray(lo * D, hi * D)).reshape([hi - lo, D]), lo, hi);
+        const g = gradFn(tree.ref(state.params), rows.xb, rows.eps, scalar(klWeight));
         await toHost(g.ref.slice([size, size + 1])); // run this chunk before queueing the next: one chunk's memory at a time
         sum = sum === null ? g : sum.add(g);
       }
+      eps.dispose();
+      u?.dispose();
       const stats = sum!.ref.slice([size, size + SHARD_STATS]);
       const out = adamFn(state.params, state.opt, sum!);
       state.params = out.params;
